@@ -1,1 +1,10 @@
-pub fn placeholder() {}
+//! # licsim scenarios
+//!
+//! Scenario files (TOML, SPEC section 5) and their parser, population generation, faults, the
+//! plan runner that drives the engine, per-run metrics (SPEC 6), sweeps over seeds and reports.
+//! Knows nothing of the command line.
+
+pub mod metrics;
+pub mod model;
+pub mod runner;
+pub mod spec;

@@ -1,0 +1,1 @@
+//! Per-run metrics (being written).

@@ -1,0 +1,310 @@
+//! The resolved scenario: what `spec` produces from a TOML file and what `runner` executes.
+//! Names of SKUs and plans are resolved against the scenario's catalogue; names of users, groups
+//! and populations are kept as strings (they are created by the run) but were checked by `spec`.
+//! Durations are integer milliseconds.
+
+use engine::catalog::Catalog;
+use engine::event::PrepaidUnits;
+use engine::prelude::{GroupSource, LicenseSpec, Loc, SkuIdx};
+use engine::sim::{Environment, OnGroupDelete};
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// Display name of the file it came from (for messages and replay commands).
+    pub source: String,
+    /// Default number of runs for `licsim run`.
+    pub seeds: u64,
+    /// Base seed (`--seed` overrides); run `i` uses (seed, i).
+    pub seed: u64,
+    /// Calendar start, seconds since 1970 (display only).
+    pub start_unix_s: i64,
+    pub tenant: Tenant,
+    pub catalog: Arc<Catalog>,
+    pub users: Vec<UserSpec>,
+    pub populations: Vec<Population>,
+    pub groups: Vec<GroupSpec>,
+    pub faults: Vec<Fault>,
+    pub environment: Environment,
+    /// Simulated time limit of one run (default 30 days).
+    pub max_duration_ms: u64,
+    pub plan: Vec<Step>,
+    pub expect: Expectations,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    pub default_usage_location: Option<Loc>,
+    pub on_group_delete: OnGroupDelete,
+    pub domain: String,
+    /// Subscriptions set at time 0, in catalogue order.
+    pub subscriptions: Vec<(SkuIdx, PrepaidUnits)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct UserSpec {
+    pub id: String,
+    pub usage_location: Option<Loc>,
+    pub proxy_addresses: Vec<String>,
+    pub attributes: Vec<(String, String)>,
+    pub direct: Vec<LicenseSpec>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Population {
+    pub name: String,
+    pub count: u64,
+    /// e.g. `user{:04}`: `{:0N}` is the 1-based index zero-padded to N, `{}` unpadded.
+    pub id_pattern: String,
+    pub usage_location: Option<Loc>,
+    pub attributes: Vec<(String, String)>,
+    pub direct: Vec<LicenseSpec>,
+}
+
+impl Population {
+    /// The id of the `i`-th member (1-based).
+    pub fn id(&self, i: u64) -> String {
+        format_id(&self.id_pattern, i)
+    }
+}
+
+/// Expands `{}` / `{:0N}` / `{:N}` in an id pattern with `i`; a pattern without a placeholder
+/// gets the index appended.
+pub fn format_id(pattern: &str, i: u64) -> String {
+    if let Some(start) = pattern.find('{')
+        && let Some(len) = pattern[start..].find('}')
+    {
+        let spec = &pattern[start + 1..start + len];
+        let num = if let Some(w) = spec.strip_prefix(":0") {
+            let w: usize = w.parse().unwrap_or(0);
+            format!("{i:0w$}")
+        } else if let Some(w) = spec.strip_prefix(':') {
+            let w: usize = w.parse().unwrap_or(0);
+            format!("{i:w$}")
+        } else {
+            i.to_string()
+        };
+        return format!(
+            "{}{}{}",
+            &pattern[..start],
+            num,
+            &pattern[start + len + 1..]
+        );
+    }
+    format!("{pattern}{i}")
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemberRef {
+    /// A user id, or every user a selector picks at setup.
+    Users(Selector),
+    /// Another group (nesting: R09, members get nothing from it).
+    Group(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct GroupSpec {
+    pub id: String,
+    pub display_name: String,
+    pub security_enabled: bool,
+    pub source: GroupSource,
+    /// Dynamic membership rule (R26), as written.
+    pub rule: Option<String>,
+    pub members: Vec<MemberRef>,
+    /// Licenses assigned to the group at setup (optional key `licenses`).
+    pub licenses: Vec<LicenseSpec>,
+}
+
+/// Picks users, evaluated against the tenant at the time of the step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selector {
+    All,
+    Group(String),
+    Population(String),
+    Ids(Vec<String>),
+    Attribute { key: String, value: String },
+    First(u64, Box<Selector>),
+}
+
+/// Faults applied per run by the seeded RNG after setup (SPEC 10).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Clear `usageLocation` of a fraction of the population.
+    MissingUsageLocation { population: String, ppm: u32 },
+    /// Give a fraction of the population a proxy address another user already holds.
+    DuplicateProxyAddress { population: String, ppm: u32 },
+    /// Assign `sku` directly to a fraction (a conflicting SKU such as E1 before E3).
+    ConflictingDirect {
+        population: String,
+        sku: SkuIdx,
+        ppm: u32,
+    },
+    /// Assign a dependent add-on `sku` directly to a fraction (e.g. MCOMEETADV).
+    DependentDirect {
+        population: String,
+        sku: SkuIdx,
+        ppm: u32,
+    },
+}
+
+/// A gate or `gate_each_wave` requirement (SPEC 10).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Require {
+    NoLicenseErrors,
+    NoServiceLoss,
+    AllMembersLicensed(String),
+    UnitsAvailable { sku: SkuIdx, at_least: u64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct Waves {
+    pub wave_size: Option<u64>,
+    pub wave_interval_ms: u64,
+    pub gate_each_wave: Option<Require>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Action {
+    AssignDirect {
+        users: Selector,
+        add: Vec<LicenseSpec>,
+        remove: Vec<SkuIdx>,
+    },
+    RemoveDirect {
+        users: Selector,
+        sku: SkuIdx,
+    },
+    AssignGroupLicense {
+        group: String,
+        add: Vec<LicenseSpec>,
+        remove: Vec<SkuIdx>,
+    },
+    AddMembers {
+        group: String,
+        users: Selector,
+    },
+    RemoveMembers {
+        group: String,
+        users: Selector,
+    },
+    CreateGroup(GroupSpec),
+    DeleteGroup {
+        group: String,
+    },
+    SetRule {
+        group: String,
+        rule: Option<String>,
+    },
+    SetUsageLocation {
+        users: Selector,
+        location: Option<Loc>,
+    },
+    SetAttribute {
+        users: Selector,
+        attribute: String,
+        value: Option<String>,
+    },
+    SetProxyAddresses {
+        users: Selector,
+        proxy_addresses: Vec<String>,
+    },
+    Purchase {
+        sku: SkuIdx,
+        units: i64,
+    },
+    SetUnits {
+        sku: SkuIdx,
+        units: PrepaidUnits,
+    },
+    ReprocessUser {
+        users: Selector,
+    },
+    ReprocessGroup {
+        group: String,
+    },
+    DeleteUser {
+        users: Selector,
+    },
+    Wait {
+        duration_ms: u64,
+    },
+    /// `group = "all"` is `None`.
+    WaitUntilProcessed {
+        group: Option<String>,
+    },
+    Gate {
+        require: Require,
+    },
+}
+
+impl Action {
+    /// The action's name as written in scenario files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::AssignDirect { .. } => "assign_direct",
+            Action::RemoveDirect { .. } => "remove_direct",
+            Action::AssignGroupLicense { .. } => "assign_group_license",
+            Action::AddMembers { .. } => "add_members",
+            Action::RemoveMembers { .. } => "remove_members",
+            Action::CreateGroup(_) => "create_group",
+            Action::DeleteGroup { .. } => "delete_group",
+            Action::SetRule { .. } => "set_rule",
+            Action::SetUsageLocation { .. } => "set_usage_location",
+            Action::SetAttribute { .. } => "set_attribute",
+            Action::SetProxyAddresses { .. } => "set_proxy_addresses",
+            Action::Purchase { .. } => "purchase",
+            Action::SetUnits { .. } => "set_units",
+            Action::ReprocessUser { .. } => "reprocess_user",
+            Action::ReprocessGroup { .. } => "reprocess_group",
+            Action::DeleteUser { .. } => "delete_user",
+            Action::Wait { .. } => "wait",
+            Action::WaitUntilProcessed { .. } => "wait_until_processed",
+            Action::Gate { .. } => "gate",
+        }
+    }
+    /// Every action name, for suggestions.
+    pub const NAMES: [&'static str; 19] = [
+        "assign_direct",
+        "remove_direct",
+        "assign_group_license",
+        "add_members",
+        "remove_members",
+        "create_group",
+        "delete_group",
+        "set_rule",
+        "set_usage_location",
+        "set_attribute",
+        "set_proxy_addresses",
+        "purchase",
+        "set_units",
+        "reprocess_user",
+        "reprocess_group",
+        "delete_user",
+        "wait",
+        "wait_until_processed",
+        "gate",
+    ];
+}
+
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub action: Action,
+    /// Waves for user-targeted actions (`wave_size` absent: one wave).
+    pub waves: Waves,
+    /// `on_reject = "stop"`.
+    pub stop_on_reject: bool,
+    /// 1-based line of the step in the file (for reports).
+    pub line: usize,
+}
+
+/// `[expect]`: checked after each run; a violation makes `licsim run` exit 1.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Expectations {
+    pub max_users_in_error: Option<u64>,
+    pub no_service_loss: Option<bool>,
+    pub peak_units: Vec<(SkuIdx, u64)>,
+    pub max_rejected_calls: Option<u64>,
+    pub max_duration_ms: Option<u64>,
+}

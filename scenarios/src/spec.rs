@@ -1,0 +1,1 @@
+//! TOML scenario files -> model::Scenario (being written).
