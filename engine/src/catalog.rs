@@ -368,7 +368,20 @@ impl CatalogSpec {
         fam(&skype, "skype");
         fam(&calling, "calling");
         fam(&["TEAMS1"], "teams");
-        fam(&["OFFICESUBSCRIPTION"], "office_apps");
+        fam(
+            &["OFFICESUBSCRIPTION", "OFFICEMOBILE_SUBSCRIPTION"],
+            "office_apps",
+        );
+        // Azure Rights Management in its tiers (E1: basic, E3: enterprise, EMS: premium).
+        fam(
+            &[
+                "RMS_S_BASIC",
+                "RMS_S_ENTERPRISE",
+                "RMS_S_PREMIUM",
+                "RMS_S_PREMIUM2",
+            ],
+            "rms",
+        );
         fam(&yammer, "yammer");
         fam(&intune, "intune");
         CatalogSpec {
@@ -443,6 +456,29 @@ pub struct Catalog {
     fingerprint: u64,
 }
 
+/// The default service family of a plan: its name without a tier suffix (`_E1`, `_E3`, `_P2`,
+/// `_1`, `_PLAN2`, ...), so that the tiers of one service (FORMS_PLAN_E1 and FORMS_PLAN_E3,
+/// WHITEBOARD_PLAN1 and WHITEBOARD_PLAN2, AAD_PREMIUM and AAD_PREMIUM_P2) are one family and an
+/// upgrade from one tier to the next is no loss of service. SPEC 1.1 makes every other plan a
+/// family of its own; read literally, E1 -> E3 in one call would "lose" Forms, Stream, To Do and a
+/// dozen more, which the real service does not do (see docs/decisions.md).
+pub fn tier_family(name: &str) -> &str {
+    let Some(pos) = name.rfind('_') else {
+        return name;
+    };
+    let tail = &name[pos + 1..];
+    let digits = tail
+        .strip_prefix("PLAN")
+        .or_else(|| tail.strip_prefix('E'))
+        .or_else(|| tail.strip_prefix('P'))
+        .unwrap_or(tail);
+    if pos > 0 && digits.len() == 1 && digits.as_bytes()[0].is_ascii_digit() {
+        &name[..pos]
+    } else {
+        name
+    }
+}
+
 /// Parses an ISO 3166 alpha-2 code (case-insensitive) into a [`Loc`].
 pub fn parse_loc(s: &str) -> Option<Loc> {
     let b = s.as_bytes();
@@ -496,7 +532,7 @@ impl Catalog {
                         let fname = fam_override
                             .get(p.name.as_str())
                             .copied()
-                            .unwrap_or(p.name.as_str())
+                            .unwrap_or_else(|| tier_family(&p.name))
                             .to_string();
                         let next = families.len() as u16;
                         let fam = *family_index.entry(fname.clone()).or_insert_with(|| {
@@ -699,5 +735,62 @@ impl Catalog {
                     d.prerequisites.iter().next().unwrap_or(d.dependent),
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_of_one_service_share_a_family() {
+        assert_eq!(tier_family("FORMS_PLAN_E1"), "FORMS_PLAN");
+        assert_eq!(tier_family("WHITEBOARD_PLAN2"), "WHITEBOARD");
+        assert_eq!(tier_family("BPOS_S_TODO_1"), "BPOS_S_TODO");
+        assert_eq!(tier_family("AAD_PREMIUM_P2"), "AAD_PREMIUM");
+        assert_eq!(tier_family("CDS_O365_P1"), "CDS_O365");
+        assert_eq!(tier_family("UNIVERSAL_PRINT_01"), "UNIVERSAL_PRINT_01");
+        assert_eq!(tier_family("SWAY"), "SWAY");
+        assert_eq!(tier_family("INTUNE_A"), "INTUNE_A");
+        let c = Catalog::builtin(RulesProfile::Current);
+        let e1 = c.sku(c.sku_by_name("STANDARDPACK").unwrap()).plans;
+        let e3 = c.sku(c.sku_by_name("ENTERPRISEPACK").unwrap()).plans;
+        // E1 -> E3 loses no service family.
+        assert!(c.families_of(&e1).minus(&c.families_of(&e3)).is_empty());
+        assert_eq!(
+            c.plan(c.plan_by_name("EXCHANGE_S_STANDARD").unwrap())
+                .family,
+            c.family_by_name("exchange").unwrap()
+        );
+    }
+
+    #[test]
+    fn builtin_catalogue_has_the_documented_products() {
+        let c = Catalog::builtin(RulesProfile::Current);
+        assert_eq!(c.skus.len(), 16);
+        assert_eq!(c.plans.len(), 111);
+        assert_eq!(
+            c.sku(c.sku_by_name("ENTERPRISEPACK").unwrap()).guid,
+            "6fd2c87f-b296-42f0-b197-1e91e994b900"
+        );
+        assert_ne!(
+            Catalog::builtin(RulesProfile::Legacy).fingerprint(),
+            c.fingerprint()
+        );
+    }
+
+    #[test]
+    fn csv_reader_handles_quotes_bom_and_crlf() {
+        let text = "\u{feff}Product_Display_Name,String_Id,GUID,Service_Plan_Name,Service_Plan_Id,Service_Plans_Included_Friendly_Names\r\n\"Contoso, \"\"Pro\"\"\",X,1,P,2,\"Plan, one\"\r\n";
+        let skus = skus_from_csv(text).unwrap();
+        assert_eq!(skus[0].display_name, "Contoso, \"Pro\"");
+        assert_eq!(skus[0].plans[0].friendly_name, "Plan, one");
+        assert!(
+            skus_from_csv("a,b\n")
+                .unwrap_err()
+                .message
+                .contains("missing column")
+        );
+        assert!(parse_csv("\"open").is_err());
     }
 }
