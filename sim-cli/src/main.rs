@@ -1,1 +1,183 @@
-fn main() {}
+//! `licsim`: the command line of the licsim simulator (SPEC section 7). Thin: parsing, files,
+//! progress and exit statuses; the work is in the `scenarios` and `engine` crates.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod cmd_bench;
+mod cmd_catalog;
+mod cmd_log;
+mod cmd_run;
+
+/// Exit statuses (SPEC 7).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const EXPECTATION_FAILED: u8 = 1;
+    pub const BAD_INPUT: u8 = 2;
+    pub const DIVERGENCE: u8 = 3;
+    pub const INTERNAL: u8 = 4;
+}
+
+/// An error that ends the command with an exit status and a message on stderr.
+#[derive(Debug)]
+pub struct Failure {
+    pub status: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn bad_input(m: impl Into<String>) -> Failure {
+        Failure {
+            status: exit::BAD_INPUT,
+            message: m.into(),
+        }
+    }
+    pub fn internal(m: impl Into<String>) -> Failure {
+        Failure {
+            status: exit::INTERNAL,
+            message: m.into(),
+        }
+    }
+}
+
+pub type CmdResult = Result<u8, Failure>;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "licsim",
+    version,
+    about = "Rehearse license migrations in Microsoft Entra ID (group-based licensing) before running them"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum InspectFormat {
+    Human,
+    Jsonl,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run scenarios under many seeds and report failures, consumption and loss of service.
+    Run {
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+        /// Number of runs (default: the scenario's `seeds`).
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Base seed (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (default: all cores). Results are identical for any value.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Write report.json, report.md, runs.csv and chart.svg here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Record one run as a .simlog event log.
+    Record {
+        scenario: PathBuf,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long, default_value_t = 0)]
+        run: u64,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Replay a .simlog and verify every outcome and state hash.
+    Replay {
+        file: PathBuf,
+        /// Stop after this many events.
+        #[arg(long, conflicts_with = "at")]
+        until: Option<u64>,
+        /// Stop at this simulated time (ms, or a duration such as 2h).
+        #[arg(long)]
+        at: Option<String>,
+        /// Print the state (Graph-shaped JSON) at the end.
+        #[arg(long, value_parser = ["json"])]
+        state: Option<String>,
+    },
+    /// Print the events of a .simlog, one per line.
+    Inspect {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: InspectFormat,
+        /// Only events involving this user id.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only events involving this group id.
+        #[arg(long)]
+        group: Option<String>,
+    },
+    /// Parse a scenario, resolve its names and warn about nested groups and doomed steps.
+    Validate { scenario: PathBuf },
+    /// List the catalogue's SKUs, or one SKU's plans, with the rule sets.
+    Catalog {
+        sku: Option<String>,
+        /// Rules profile: current or legacy.
+        #[arg(long, default_value = "current")]
+        rules: String,
+        /// Another catalogue file in Microsoft's CSV layout.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Capacity benchmark (ARCHITECTURE.md, performance targets).
+    Bench(cmd_bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.command {
+        Command::Run {
+            scenarios,
+            seeds,
+            seed,
+            threads,
+            out,
+            format,
+        } => cmd_run::run(&scenarios, seeds, seed, threads, out.as_deref(), format),
+        Command::Record {
+            scenario,
+            seed,
+            run,
+            output,
+        } => cmd_log::record(&scenario, seed, run, &output),
+        Command::Replay {
+            file,
+            until,
+            at,
+            state,
+        } => cmd_log::replay(&file, until, at.as_deref(), state.is_some()),
+        Command::Inspect {
+            file,
+            format,
+            user,
+            group,
+        } => cmd_log::inspect(&file, format, user.as_deref(), group.as_deref()),
+        Command::Validate { scenario } => cmd_run::validate(&scenario),
+        Command::Catalog { sku, rules, file } => {
+            cmd_catalog::catalog(sku.as_deref(), &rules, file.as_deref())
+        }
+        Command::Bench(args) => cmd_bench::bench(args),
+    };
+    match r {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("licsim: {}", f.message);
+            ExitCode::from(f.status)
+        }
+    }
+}
