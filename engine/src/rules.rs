@@ -185,6 +185,15 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
                 (false, PathState::ActiveWithError) => {
                     removals.push(i);
                     changed |= f;
+                    // Retrying a blocked removal of a path the group wants with other disabled
+                    // plans: its replacement is evaluated in the same step (no gap).
+                    if !f && let Some((s, d)) = desired.iter().find(|(s, _)| *s == p.sku) {
+                        batch.push(Cand::New {
+                            sku: *s,
+                            group: h,
+                            disabled: *d,
+                        });
+                    }
                 }
             }
         }
@@ -413,6 +422,12 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
         });
     }
     for p in new_paths {
+        // A blocked removal (R16) of a path whose group now wants it with other disabled plans
+        // keeps the old path (ActiveWithError); the new one waits until the block is gone, so the
+        // user never holds two paths of one SKU from one group.
+        if user.path_index(p.sku, p.source).is_some() {
+            continue;
+        }
         if let Source::Group(h) = p.source {
             group_delta.push((h, 1));
         }

@@ -1241,3 +1241,34 @@ fn r33_removing_one_of_several_paths_keeps_the_seat_and_recomputes_plans() {
             .any(|(_, o)| matches!(o, Outcome::Consumed { .. }))
     );
 }
+
+#[test]
+fn r16_blocked_removal_when_a_group_changes_disabled_plans_keeps_one_path() {
+    let mut t = T::new();
+    t.units("MCOMEETADV", 5);
+    t.units("ENTERPRISEPACK", 5);
+    let u = t.user("alice");
+    let g = t.group("g", &[u]);
+    t.group_lic(g, &["ENTERPRISEPACK"], &[]).unwrap();
+    t.settle();
+    t.direct(u, &["MCOMEETADV"], &[]).unwrap();
+    // The group now disables both prerequisites of Audio Conferencing.
+    let l = t.lic_without("ENTERPRISEPACK", &["TEAMS1", "MCOSTANDARD"]);
+    t.ok(Input::AssignGroupLicense {
+        group: g,
+        add: vec![l],
+        remove: vec![],
+    });
+    t.settle();
+    assert_eq!(
+        t.path(u, "ENTERPRISEPACK", Source::Group(g)),
+        Some(awe(ErrorKind::DependencyViolation))
+    );
+    assert!(t.has_plan(u, "TEAMS1"));
+    t.check_invariants();
+    // Once Audio Conferencing goes, the new intent applies in the same step (R21).
+    t.direct(u, &[], &["MCOMEETADV"]).unwrap();
+    assert_eq!(t.path(u, "ENTERPRISEPACK", Source::Group(g)), Some(ACTIVE));
+    assert!(!t.has_plan(u, "TEAMS1"));
+    t.check_invariants();
+}
