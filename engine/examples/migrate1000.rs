@@ -90,6 +90,7 @@ fn run(cat: &Arc<Catalog>, seed: u64, record: bool) -> (u64, usize) {
     (sim.state_hash(), n)
 }
 
+#[allow(clippy::disallowed_methods)] // timing a benchmark, outside the simulation
 fn main() {
     let cat = Arc::new(Catalog::builtin(RulesProfile::Current));
     for record in [true, false] {
