@@ -8,3 +8,4 @@ pub mod metrics;
 pub mod model;
 pub mod runner;
 pub mod spec;
+pub mod sweep;
