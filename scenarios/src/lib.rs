@@ -7,6 +7,7 @@
 pub mod chart;
 pub mod metrics;
 pub mod model;
+pub mod report;
 pub mod runner;
 pub mod spec;
 pub mod sweep;
