@@ -176,11 +176,9 @@ impl SweepReport {
             seed,
             runs,
             runs_failing_expectations: failed_runs.len() as u64,
-            expectation_failure_permille: if runs == 0 {
-                0
-            } else {
-                failed_runs.len() as u64 * 1000 / runs
-            },
+            expectation_failure_permille: (failed_runs.len() as u64 * 1000)
+                .checked_div(runs)
+                .unwrap_or(0),
             skus,
             figures,
             failed_runs,
@@ -511,7 +509,7 @@ mod tests {
         assert_eq!(r.figures["failures.by_kind.CountViolation"].max, 4);
         assert_eq!(r.skus[0].peak.max, 11);
         assert!(r.to_csv().lines().count() == 3);
-        assert!(human_summary(&[r.clone()]).contains("CountViolation"));
+        assert!(human_summary(std::slice::from_ref(&r)).contains("CountViolation"));
         assert!(human_summary(&[r.clone(), r]).contains(" | "));
     }
 }
