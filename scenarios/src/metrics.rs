@@ -1,1 +1,467 @@
-//! Per-run metrics (being written).
+//! Per-run metrics (SPEC 6): a projection of the event stream, integers only, keyed by names in
+//! `BTreeMap`s so that serialization order is fixed.
+
+use crate::model::Expectations;
+use crate::runner::Observer;
+use engine::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Failures {
+    /// Paths that entered an error state (`Error` or `ActiveWithError`, or changed error kind).
+    pub total: u64,
+    pub by_kind: BTreeMap<String, u64>,
+    /// By plan position: "setup", "step 3", "step 5 wave 2".
+    pub by_wave: BTreeMap<String, u64>,
+    pub by_sku: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SkuConsumption {
+    /// (time ms, consumedUnits) at each change, one point per millisecond at most.
+    pub timeline: Vec<(u64, u64)>,
+    pub peak: u64,
+    pub peak_time_ms: u64,
+    #[serde(rename = "final")]
+    pub final_: u64,
+    /// Assignable units (enabled + warning) at the end.
+    pub assignable: u64,
+    /// Units that would have been needed for no CountViolation: the highest excess of
+    /// (consumed + users waiting on a CountViolation) over assignable units.
+    pub shortfall: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ServiceLoss {
+    /// Distinct users who lost the family at least once.
+    pub users_lost: u64,
+    pub outages: u64,
+    /// Sum of outage durations, in whole minutes and in ms.
+    pub user_minutes: u64,
+    pub user_ms: u64,
+    pub longest_outage_ms: u64,
+    /// Users still without the family at the end of the run.
+    pub still_lost_end: u64,
+    /// Outages by the plan position that opened them.
+    pub by_step: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GateStop {
+    pub step: u64,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WaveTiming {
+    pub start_ms: u64,
+    /// Time of the last license change made while this wave was the current plan position.
+    pub last_change_ms: u64,
+}
+
+fn hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:016x}"))
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RunMetrics {
+    pub seed: u64,
+    pub run: u64,
+    pub failures: Failures,
+    pub users_in_error_end: u64,
+    /// Direct `assignLicense` calls rejected, by error.
+    pub rejected_calls: BTreeMap<String, u64>,
+    pub rejected_calls_total: u64,
+    /// Other rejected inputs (group calls, deletions, ...), by "input: error".
+    pub rejected_other: BTreeMap<String, u64>,
+    pub gate_stops: Vec<GateStop>,
+    pub plan_stopped: bool,
+    pub consumption: BTreeMap<String, SkuConsumption>,
+    pub service: BTreeMap<String, ServiceLoss>,
+    /// Simulated time when the plan's last step was issued (or the plan stopped).
+    pub plan_duration_ms: u64,
+    /// Simulated time at the end of the run (quiescence or the time limit).
+    pub end_time_ms: u64,
+    pub timed_out: bool,
+    /// Last time each group became `ProcessingComplete`.
+    pub group_complete_ms: BTreeMap<String, u64>,
+    pub waves: BTreeMap<String, WaveTiming>,
+    /// (time ms, users holding a path in error) at each change.
+    pub errors_timeline: Vec<(u64, u64)>,
+    #[serde(serialize_with = "hex")]
+    pub final_state_hash: u64,
+    pub events: u64,
+    pub expectation_failures: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Builds [`RunMetrics`] from the event stream.
+pub struct MetricsObserver {
+    cat: std::sync::Arc<Catalog>,
+    m: RunMetrics,
+    position: String,
+    last_input: &'static str,
+    paths: BTreeMap<(UserIdx, SkuIdx, Source), (PathState, ErrorKind)>,
+    /// Per user: number of paths not `Active`.
+    user_bad: BTreeMap<UserIdx, u32>,
+    users_in_error: u64,
+    /// Users waiting on a CountViolation per SKU (no applied path of it).
+    cv_users: BTreeMap<SkuIdx, BTreeMap<UserIdx, ()>>,
+    consumed: BTreeMap<SkuIdx, u64>,
+    assignable: BTreeMap<SkuIdx, u64>,
+    open: BTreeMap<(UserIdx, u16), (u64, String)>,
+    lost_users: BTreeMap<u16, BTreeMap<UserIdx, ()>>,
+}
+
+impl MetricsObserver {
+    pub fn new(cat: std::sync::Arc<Catalog>, seed: u64, run: u64) -> MetricsObserver {
+        MetricsObserver {
+            cat,
+            m: RunMetrics {
+                seed,
+                run,
+                ..RunMetrics::default()
+            },
+            position: "setup".into(),
+            last_input: "",
+            paths: BTreeMap::new(),
+            user_bad: BTreeMap::new(),
+            users_in_error: 0,
+            cv_users: BTreeMap::new(),
+            consumed: BTreeMap::new(),
+            assignable: BTreeMap::new(),
+            open: BTreeMap::new(),
+            lost_users: BTreeMap::new(),
+        }
+    }
+
+    /// Whether any outage was opened so far (gate `no_service_loss`).
+    pub fn any_service_loss(&self) -> bool {
+        self.m.service.values().any(|s| s.outages > 0)
+    }
+
+    fn sku_name(&self, s: SkuIdx) -> String {
+        self.cat.sku(s).part_number.clone()
+    }
+
+    fn shortfall(&mut self, s: SkuIdx) {
+        let demand = self.consumed.get(&s).copied().unwrap_or(0)
+            + self.cv_users.get(&s).map_or(0, |m| m.len() as u64);
+        let assignable = self.assignable.get(&s).copied().unwrap_or(0);
+        let name = self.sku_name(s);
+        let c = self.m.consumption.entry(name).or_default();
+        c.shortfall = c.shortfall.max(demand.saturating_sub(assignable));
+    }
+
+    fn path_changed(
+        &mut self,
+        t: u64,
+        user: UserIdx,
+        sku: SkuIdx,
+        source: Source,
+        new: Option<(PathState, ErrorKind)>,
+    ) {
+        let old = match new {
+            Some(v) => self.paths.insert((user, sku, source), v),
+            None => self.paths.remove(&(user, sku, source)),
+        };
+        let bad =
+            |v: Option<(PathState, ErrorKind)>| v.is_some_and(|(s, _)| s != PathState::Active);
+        if let Some((state, error)) = new
+            && state != PathState::Active
+            && old != new
+        {
+            self.m.failures.total += 1;
+            *self
+                .m
+                .failures
+                .by_kind
+                .entry(error.as_str().to_string())
+                .or_default() += 1;
+            *self
+                .m
+                .failures
+                .by_wave
+                .entry(self.position.clone())
+                .or_default() += 1;
+            let n = self.sku_name(sku);
+            *self.m.failures.by_sku.entry(n).or_default() += 1;
+        }
+        if let Some(w) = self.m.waves.get_mut(&self.position) {
+            w.last_change_ms = t;
+        }
+        let (b0, b1) = (bad(old), bad(new));
+        if b0 != b1 {
+            let c = self.user_bad.entry(user).or_default();
+            let before = *c > 0;
+            if b1 {
+                *c += 1;
+            } else {
+                *c -= 1;
+            }
+            let after = *c > 0;
+            if before != after {
+                if after {
+                    self.users_in_error += 1;
+                } else {
+                    self.users_in_error -= 1;
+                }
+                let tl = &mut self.m.errors_timeline;
+                match tl.last_mut() {
+                    Some(last) if last.0 == t => last.1 = self.users_in_error,
+                    _ => tl.push((t, self.users_in_error)),
+                }
+            }
+        }
+        // CountViolation demand: the user has a CountViolation path of the SKU and no applied one.
+        let mut cv = false;
+        let mut applied = false;
+        for ((_, _, _), (st, er)) in self
+            .paths
+            .range((user, sku, Source::Direct)..=(user, sku, Source::Group(GroupIdx::MAX)))
+        {
+            applied |= st.applied();
+            cv |= *st == PathState::Error && *er == ErrorKind::CountViolation;
+        }
+        let set = self.cv_users.entry(sku).or_default();
+        let changed = if cv && !applied {
+            set.insert(user, ()).is_none()
+        } else {
+            set.remove(&user).is_some()
+        };
+        if changed {
+            self.shortfall(sku);
+        }
+    }
+
+    fn close_outage(&mut self, t: u64, user: UserIdx, family: u16) {
+        if let Some((start, _)) = self.open.remove(&(user, family)) {
+            let fam = self.cat.family_name(family).to_string();
+            let s = self.m.service.entry(fam).or_default();
+            let d = t.saturating_sub(start);
+            s.user_ms += d;
+            s.longest_outage_ms = s.longest_outage_ms.max(d);
+        }
+    }
+
+    fn event(&mut self, e: &TimedEvent) {
+        let t = e.time_ms;
+        self.m.events += 1;
+        match &e.event {
+            Event::Input(i) => {
+                self.last_input = i.kind();
+                match i {
+                    Input::SetUnits { sku, units } => {
+                        self.assignable.insert(*sku, units.assignable() as u64);
+                        self.shortfall(*sku);
+                    }
+                    Input::Marker(Marker::Step { step, .. }) => {
+                        self.position = format!("step {step}")
+                    }
+                    Input::Marker(Marker::WaveStart { step, wave, .. }) => {
+                        self.position = format!("step {step} wave {wave}");
+                        self.m.waves.insert(
+                            self.position.clone(),
+                            WaveTiming {
+                                start_ms: t,
+                                last_change_ms: t,
+                            },
+                        );
+                    }
+                    Input::Marker(Marker::PlanStopped { step, reason }) => {
+                        self.m.plan_stopped = true;
+                        self.m.plan_duration_ms = t;
+                        self.m.gate_stops.push(GateStop {
+                            step: *step as u64,
+                            reason: reason.clone(),
+                        });
+                    }
+                    Input::Marker(Marker::PlanEnd) => self.m.plan_duration_ms = t,
+                    _ => {}
+                }
+            }
+            Event::Outcome(o) => match o {
+                Outcome::Rejected(r) => {
+                    let err = r.error.as_str().to_string();
+                    if self.last_input == "assign_user_license" {
+                        *self.m.rejected_calls.entry(err).or_default() += 1;
+                        self.m.rejected_calls_total += 1;
+                    } else {
+                        *self
+                            .m
+                            .rejected_other
+                            .entry(format!("{}: {err}", self.last_input))
+                            .or_default() += 1;
+                    }
+                }
+                Outcome::PathSet {
+                    user,
+                    sku,
+                    source,
+                    state,
+                    error,
+                } => self.path_changed(t, *user, *sku, *source, Some((*state, *error))),
+                Outcome::PathRemoved { user, sku, source } => {
+                    self.path_changed(t, *user, *sku, *source, None)
+                }
+                Outcome::Consumed { sku, consumed } => {
+                    let c = *consumed as u64;
+                    self.consumed.insert(*sku, c);
+                    let name = self.sku_name(*sku);
+                    let s = self.m.consumption.entry(name).or_default();
+                    match s.timeline.last_mut() {
+                        Some(last) if last.0 == t => last.1 = c,
+                        _ => s.timeline.push((t, c)),
+                    }
+                    if c > s.peak {
+                        s.peak = c;
+                        s.peak_time_ms = t;
+                    }
+                    s.final_ = c;
+                    self.shortfall(*sku);
+                }
+                Outcome::ServiceLost { user, family } => {
+                    let fam = self.cat.family_name(*family).to_string();
+                    let s = self.m.service.entry(fam).or_default();
+                    s.outages += 1;
+                    *s.by_step.entry(self.position.clone()).or_default() += 1;
+                    if self
+                        .lost_users
+                        .entry(*family)
+                        .or_default()
+                        .insert(*user, ())
+                        .is_none()
+                    {
+                        s.users_lost += 1;
+                    }
+                    self.open
+                        .insert((*user, *family), (t, self.position.clone()));
+                }
+                Outcome::ServiceRestored { user, family } => self.close_outage(t, *user, *family),
+                Outcome::UserDeleted { user } => {
+                    let fams: Vec<u16> = self
+                        .open
+                        .range((*user, 0)..=(*user, u16::MAX))
+                        .map(|((_, f), _)| *f)
+                        .collect();
+                    for f in fams {
+                        self.close_outage(t, *user, f);
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+
+    /// Settles the run: open outages, end figures, expectation checks.
+    pub fn finish(mut self, sim: &Sim, exp: &Expectations) -> RunMetrics {
+        let end = sim.now();
+        self.m.end_time_ms = end;
+        if self.m.plan_duration_ms == 0 && !self.m.plan_stopped {
+            self.m.plan_duration_ms = end;
+        }
+        let open: Vec<(UserIdx, u16)> = self.open.keys().copied().collect();
+        for (u, f) in open {
+            let fam = self.cat.family_name(f).to_string();
+            self.m.service.entry(fam).or_default().still_lost_end += 1;
+            self.close_outage(end, u, f);
+        }
+        for s in self.m.service.values_mut() {
+            s.user_minutes = s.user_ms / 60_000;
+        }
+        let st = sim.state();
+        self.m.users_in_error_end =
+            st.users.iter().filter(|u| u.alive && u.in_error()).count() as u64;
+        for (i, sub) in st.subscriptions.iter().enumerate() {
+            if sub.exists || sub.consumed > 0 {
+                let name = self.cat.sku(i as SkuIdx).part_number.clone();
+                let c = self.m.consumption.entry(name).or_default();
+                c.assignable = sub.prepaid.assignable() as u64;
+                c.final_ = sub.consumed as u64;
+            }
+        }
+        self.m.final_state_hash = sim.state_hash();
+        self.m.expectation_failures = check_expectations(exp, &self.m, &self.cat);
+        self.m
+    }
+
+    /// Records the time a group became complete (needs names, so done with the state at hand).
+    fn group_states(&mut self, sim: &Sim, events: &[TimedEvent]) {
+        for e in events {
+            if let Event::Outcome(Outcome::GroupState {
+                group,
+                state: ProcessingState::ProcessingComplete,
+            }) = &e.event
+                && let Some(g) = sim.state().groups.get(*group as usize)
+            {
+                self.m.group_complete_ms.insert(g.name.clone(), e.time_ms);
+            }
+        }
+    }
+}
+
+impl Observer for MetricsObserver {
+    fn on_events(&mut self, sim: &Sim, events: &[TimedEvent], _after_input: bool) {
+        for e in events {
+            self.event(e);
+        }
+        self.group_states(sim, events);
+    }
+    fn any_service_loss(&self) -> Option<bool> {
+        Some(MetricsObserver::any_service_loss(self))
+    }
+    fn warn(&mut self, w: String) {
+        if w.contains("max_duration") {
+            self.m.timed_out = true;
+        }
+        self.m.warnings.push(w);
+    }
+}
+
+/// Checks `[expect]` against a run (SPEC 10); returns one human line per violation.
+pub fn check_expectations(exp: &Expectations, m: &RunMetrics, cat: &Catalog) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(n) = exp.max_users_in_error
+        && m.users_in_error_end > n
+    {
+        v.push(format!(
+            "{} users in error at the end > max_users_in_error {n}",
+            m.users_in_error_end
+        ));
+    }
+    if exp.no_service_loss == Some(true) {
+        let lost: Vec<String> = m
+            .service
+            .iter()
+            .filter(|(_, s)| s.outages > 0)
+            .map(|(f, s)| format!("{f} ({} users)", s.users_lost))
+            .collect();
+        if !lost.is_empty() {
+            v.push(format!("loss of service: {}", lost.join(", ")));
+        }
+    }
+    for (sku, n) in &exp.peak_units {
+        let name = &cat.sku(*sku).part_number;
+        let peak = m.consumption.get(name).map_or(0, |c| c.peak);
+        if peak > *n {
+            v.push(format!("peak units of {name} {peak} > {n}"));
+        }
+    }
+    if let Some(n) = exp.max_rejected_calls {
+        let total = m.rejected_calls_total + m.rejected_other.values().sum::<u64>();
+        if total > n {
+            v.push(format!("{total} rejected calls > max_rejected_calls {n}"));
+        }
+    }
+    if let Some(n) = exp.max_duration_ms
+        && m.end_time_ms > n
+    {
+        v.push(format!(
+            "run lasted {} ms of simulated time > max_duration {n} ms",
+            m.end_time_ms
+        ));
+    }
+    v
+}

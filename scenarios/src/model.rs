@@ -34,6 +34,52 @@ pub struct Scenario {
     pub expect: Expectations,
 }
 
+impl Scenario {
+    /// An empty scenario with the defaults of SPEC 5/10 (200 seeds, seed 1, 30 days, built-in
+    /// catalogue with the `current` rules, tenant default location US).
+    pub fn new(name: &str, catalog: Arc<Catalog>) -> Scenario {
+        Scenario {
+            name: name.to_string(),
+            description: String::new(),
+            source: format!("{name}.toml"),
+            seeds: 200,
+            seed: 1,
+            start_unix_s: 1_767_603_600,
+            tenant: Tenant {
+                default_usage_location: Some(*b"US"),
+                on_group_delete: OnGroupDelete::ConvertToDirect,
+                domain: "contoso.example".into(),
+                subscriptions: Vec::new(),
+            },
+            catalog,
+            users: Vec::new(),
+            populations: Vec::new(),
+            groups: Vec::new(),
+            faults: Vec::new(),
+            environment: Environment::default(),
+            max_duration_ms: 30 * engine::sim::DAY,
+            plan: Vec::new(),
+            expect: Expectations::default(),
+        }
+    }
+}
+
+impl Step {
+    /// A step without waves that goes on after a rejection.
+    pub fn new(action: Action) -> Step {
+        Step {
+            action,
+            waves: Waves {
+                wave_size: None,
+                wave_interval_ms: 0,
+                gate_each_wave: None,
+            },
+            stop_on_reject: false,
+            line: 0,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Tenant {
     pub default_usage_location: Option<Loc>,
