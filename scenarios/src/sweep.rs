@@ -104,3 +104,59 @@ mod tests {
         assert_eq!(big.max, u64::MAX / 4);
     }
 }
+
+use crate::metrics::RunMetrics;
+use crate::model::Scenario;
+use crate::report::{RunRow, SweepReport, flatten};
+use std::collections::BTreeMap;
+
+/// The report's view of one run's metrics.
+pub fn row_of(m: &RunMetrics) -> RunRow {
+    let figures = flatten(&serde_json::to_value(m).unwrap_or_default());
+    RunRow {
+        run: m.run,
+        seed: m.seed,
+        figures,
+        expectation_failures: m.expectation_failures.clone(),
+        warnings: m.warnings.clone(),
+        state_hash: m.final_state_hash,
+        consumption: m
+            .consumption
+            .iter()
+            .map(|(k, c)| (k.clone(), c.timeline.clone()))
+            .collect(),
+        errors: m.errors_timeline.clone(),
+        end_ms: m.end_time_ms,
+    }
+}
+
+/// Runs `runs` runs of a scenario from `seed` (run index 0..runs) and returns them in run order.
+pub fn run_rows(
+    sc: &Scenario,
+    seed: u64,
+    runs: u64,
+    threads: Option<usize>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<RunRow> {
+    par_runs(
+        runs,
+        threads,
+        |i| row_of(&crate::runner::run_metrics(sc, seed, i)),
+        progress,
+    )
+}
+
+/// The sweep report of a scenario's runs.
+pub fn report(sc: &Scenario, seed: u64, rows: Vec<RunRow>) -> SweepReport {
+    let mut ids: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    for s in &sc.catalog.skus {
+        let assignable = sc
+            .tenant
+            .subscriptions
+            .iter()
+            .find(|(k, _)| sc.catalog.sku(*k).part_number == s.part_number)
+            .map_or(0, |(_, u)| u.assignable() as u64);
+        ids.insert(s.part_number.clone(), (s.guid.clone(), assignable));
+    }
+    SweepReport::build(&sc.name, &sc.description, &sc.source, seed, rows, &ids)
+}

@@ -88,3 +88,26 @@ fn direct_to_group_1000_has_no_errors_no_loss_and_peaks_at_1000() {
     assert!(!m.plan_stopped && !m.timed_out);
     assert_eq!(m, run_metrics(&sc, 1, 0), "same seed, same metrics");
 }
+
+#[test]
+fn report_bytes_are_identical_for_1_and_4_threads() {
+    let sc = direct_to_group(100);
+    let build = |threads| {
+        let rows = scenarios::sweep::run_rows(&sc, 7, 24, Some(threads), &|_| {});
+        let r = scenarios::sweep::report(&sc, 7, rows);
+        (
+            serde_json::to_string(&r.to_json()).unwrap(),
+            r.to_markdown(),
+            r.to_csv(),
+            r.to_svg(),
+        )
+    };
+    let one = build(1);
+    assert_eq!(one, build(4));
+    // Different runs draw different latencies: the runs are not all the same.
+    let rows = scenarios::sweep::run_rows(&sc, 7, 2, Some(1), &|_| {});
+    assert_ne!(
+        rows[0].figures.get("end_time_ms"),
+        rows[1].figures.get("end_time_ms")
+    );
+}
