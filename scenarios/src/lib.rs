@@ -4,6 +4,7 @@
 //! plan runner that drives the engine, per-run metrics (SPEC 6), sweeps over seeds and reports.
 //! Knows nothing of the command line.
 
+pub mod bench;
 pub mod chart;
 pub mod metrics;
 pub mod model;
