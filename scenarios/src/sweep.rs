@@ -1,9 +1,13 @@
 //! Sweeps: many runs of one scenario in parallel (rayon over run indices), results kept in run
 //! order whatever the thread count or completion order; integer distributions (hdrhistogram).
 
+use crate::metrics::RunMetrics;
+use crate::model::Scenario;
+use crate::report::{RunRow, SweepReport, flatten};
 use hdrhistogram::Histogram;
 use rayon::prelude::*;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Runs `f(run)` for `run in 0..runs` on `threads` threads (all cores when `None`) and returns
@@ -82,34 +86,6 @@ impl Distribution {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn par_runs_keeps_run_order_for_any_thread_count() {
-        let a = par_runs(100, Some(1), |i| i * 3, &|_| {});
-        let b = par_runs(100, Some(4), |i| i * 3, &|_| {});
-        assert_eq!(a, b);
-        assert_eq!(a[7], 21);
-    }
-
-    #[test]
-    fn distributions_are_integers_within_range() {
-        let d = Distribution::of(&[5, 1, 9, 3, 7]);
-        assert_eq!((d.min, d.max, d.sum), (1, 9, 25));
-        assert!(d.p50 >= 3 && d.p50 <= 7);
-        assert_eq!(Distribution::of(&[]), Distribution::default());
-        let big = Distribution::of(&[u64::MAX / 4, 1]);
-        assert_eq!(big.max, u64::MAX / 4);
-    }
-}
-
-use crate::metrics::RunMetrics;
-use crate::model::Scenario;
-use crate::report::{RunRow, SweepReport, flatten};
-use std::collections::BTreeMap;
-
 /// The report's view of one run's metrics.
 pub fn row_of(m: &RunMetrics) -> RunRow {
     let figures = flatten(&serde_json::to_value(m).unwrap_or_default());
@@ -159,4 +135,27 @@ pub fn report(sc: &Scenario, seed: u64, rows: Vec<RunRow>) -> SweepReport {
         ids.insert(s.part_number.clone(), (s.guid.clone(), assignable));
     }
     SweepReport::build(&sc.name, &sc.description, &sc.source, seed, rows, &ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn par_runs_keeps_run_order_for_any_thread_count() {
+        let a = par_runs(100, Some(1), |i| i * 3, &|_| {});
+        let b = par_runs(100, Some(4), |i| i * 3, &|_| {});
+        assert_eq!(a, b);
+        assert_eq!(a[7], 21);
+    }
+
+    #[test]
+    fn distributions_are_integers_within_range() {
+        let d = Distribution::of(&[5, 1, 9, 3, 7]);
+        assert_eq!((d.min, d.max, d.sum), (1, 9, 25));
+        assert!(d.p50 >= 3 && d.p50 <= 7);
+        assert_eq!(Distribution::of(&[]), Distribution::default());
+        let big = Distribution::of(&[u64::MAX / 4, 1]);
+        assert_eq!(big.max, u64::MAX / 4);
+    }
 }

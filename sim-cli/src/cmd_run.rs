@@ -1,19 +1,121 @@
 //! `licsim run` and `licsim validate`.
 
-use crate::{CmdResult, Failure, Format};
+use crate::{CmdResult, Failure, Format, exit};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use scenarios::model::Scenario;
+use scenarios::report::{SweepReport, human_summary};
 use std::path::{Path, PathBuf};
 
-pub fn run(
-    _scenarios: &[PathBuf],
-    _seeds: Option<u64>,
-    _seed: Option<u64>,
-    _threads: Option<usize>,
-    _out: Option<&Path>,
-    _format: Format,
-) -> CmdResult {
-    Err(Failure::internal("`run` is not implemented yet"))
+pub fn load(path: &Path) -> Result<Scenario, Failure> {
+    scenarios::spec::load_scenario(path).map_err(|e| Failure::bad_input(e.to_string()))
 }
 
-pub fn validate(_scenario: &Path) -> CmdResult {
-    Err(Failure::internal("`validate` is not implemented yet"))
+fn progress_bar(total: u64, name: &str) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{prefix} [{bar:40}] {pos}/{len} runs {elapsed_precise} eta {eta}",
+    ) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_prefix(name.to_string());
+    pb
+}
+
+/// Runs one scenario's sweep and builds its report. The progress bar goes to stderr only (and
+/// indicatif draws nothing when stderr is not a terminal).
+pub fn sweep(sc: &Scenario, runs: u64, seed: u64, threads: Option<usize>) -> SweepReport {
+    let pb = progress_bar(runs, &sc.name);
+    let rows = scenarios::sweep::run_rows(sc, seed, runs, threads, &|n| pb.set_position(n));
+    pb.finish_and_clear();
+    scenarios::sweep::report(sc, seed, rows)
+}
+
+pub fn run(
+    paths: &[PathBuf],
+    seeds: Option<u64>,
+    seed: Option<u64>,
+    threads: Option<usize>,
+    out: Option<&Path>,
+    format: Format,
+) -> CmdResult {
+    let mut scs = Vec::new();
+    for p in paths {
+        scs.push(load(p)?);
+    }
+    let mut reports = Vec::new();
+    for sc in &scs {
+        let runs = seeds.unwrap_or(sc.seeds).max(1);
+        let base = seed.unwrap_or(sc.seed);
+        reports.push(sweep(sc, runs, base, threads));
+    }
+    if let Some(dir) = out {
+        write_reports(dir, &reports)?;
+    }
+    match format {
+        Format::Human => print!("{}", human_summary(&reports)),
+        Format::Json => {
+            let v = if reports.len() == 1 {
+                reports[0].to_json()
+            } else {
+                serde_json::Value::Array(reports.iter().map(|r| r.to_json()).collect())
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&v).map_err(|e| Failure::internal(e.to_string()))?
+            );
+        }
+    }
+    let failed = reports.iter().any(|r| r.runs_failing_expectations > 0);
+    Ok(if failed {
+        exit::EXPECTATION_FAILED
+    } else {
+        exit::OK
+    })
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    std::fs::write(path, bytes)
+        .map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Writes report.json, report.md, runs.csv and chart.svg (in a sub-directory per scenario when
+/// there are several).
+pub fn write_reports(dir: &Path, reports: &[SweepReport]) -> Result<(), Failure> {
+    for r in reports {
+        let d = if reports.len() == 1 {
+            dir.to_path_buf()
+        } else {
+            dir.join(&r.scenario)
+        };
+        std::fs::create_dir_all(&d)
+            .map_err(|e| Failure::bad_input(format!("cannot create {}: {e}", d.display())))?;
+        let json = serde_json::to_string_pretty(&r.to_json())
+            .map_err(|e| Failure::internal(e.to_string()))?;
+        write_file(&d.join("report.json"), format!("{json}\n").as_bytes())?;
+        write_file(&d.join("report.md"), r.to_markdown().as_bytes())?;
+        write_file(&d.join("runs.csv"), r.to_csv().as_bytes())?;
+        write_file(&d.join("chart.svg"), r.to_svg().as_bytes())?;
+    }
+    if reports.len() > 1 {
+        write_file(&dir.join("summary.txt"), human_summary(reports).as_bytes())?;
+    }
+    Ok(())
+}
+
+pub fn validate(path: &Path) -> CmdResult {
+    let sc = load(path)?;
+    let warnings = scenarios::spec::warnings(&sc);
+    let users: u64 = sc.users.len() as u64 + sc.populations.iter().map(|p| p.count).sum::<u64>();
+    println!(
+        "{}: ok — {} users, {} groups, {} plan steps, {} runs by default",
+        path.display(),
+        users,
+        sc.groups.len(),
+        sc.plan.len(),
+        sc.seeds
+    );
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(exit::OK)
 }
