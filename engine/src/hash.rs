@@ -68,10 +68,17 @@ pub fn hash_bytes(b: &[u8]) -> u64 {
 
 /// Hash of a proxy address, case-insensitively (R18).
 pub fn hash_address(addr: &str) -> u64 {
+    hash_address_parts(&[addr])
+}
+
+/// [`hash_address`] of the concatenation of `parts`, without building the string.
+pub fn hash_address_parts(parts: &[&str]) -> u64 {
     let mut h = StableHasher::new();
-    h.word(addr.len() as u64);
-    for c in addr.bytes() {
-        h.word(c.to_ascii_lowercase() as u64);
+    h.word(parts.iter().map(|p| p.len() as u64).sum());
+    for p in parts {
+        for c in p.bytes() {
+            h.word(c.to_ascii_lowercase() as u64);
+        }
     }
     h.finish()
 }
@@ -85,5 +92,9 @@ mod tests {
         assert_eq!(hash_bytes(b""), hash_bytes(b""));
         assert_ne!(hash_bytes(b"a"), hash_bytes(b"b"));
         assert_eq!(hash_address("A@x.example"), hash_address("a@X.EXAMPLE"));
+        assert_eq!(
+            hash_address_parts(&["Alice", "@", "Contoso.example"]),
+            hash_address("alice@contoso.example")
+        );
     }
 }

@@ -1,1 +1,993 @@
-pub fn _todo() {}
+//! The `.simlog` event log: record, read, replay and verify a run, byte for byte (SPEC 4).
+//!
+//! Layout (format version 1, all integers little endian):
+//! ```text
+//! b"LICSIMLG"  u32 format_version
+//! frame(Header)                       header: engine version, seed, run, scenario, catalogue
+//!                                     fingerprint, the catalogue itself, the SimConfig
+//! frame(Record)*                      Event(TimedEvent) | Checkpoint{events, state_hash}
+//! frame(Record::Trailer)              counts, end time, final state hash
+//! frame := u32 payload_len, u32 checksum (low 32 bits of hash::hash_bytes(payload)), payload
+//! ```
+//! Payloads are bincode with `codec::config()` and a decode limit, so a corrupt length can never
+//! make the reader allocate more than [`MAX_RECORD_BYTES`].
+
+use crate::catalog::{Catalog, CatalogSpec};
+use crate::codec;
+use crate::event::*;
+use crate::sim::{Sim, SimConfig};
+use std::fmt;
+use std::sync::Arc;
+
+pub const MAGIC: &[u8; 8] = b"LICSIMLG";
+pub const FORMAT_VERSION: u32 = 1;
+pub const MAX_HEADER_BYTES: usize = 64 << 20;
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
+/// Default number of events between state-hash checkpoints.
+pub const CHECKPOINT_EVERY: u64 = 4096;
+
+#[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct Header {
+    pub engine_version: String,
+    pub seed: u64,
+    pub run: u64,
+    pub scenario_name: String,
+    pub catalog_fingerprint: u64,
+    pub catalog: CatalogSpec,
+    pub config: SimConfig,
+    pub checkpoint_every: u64,
+}
+
+impl Header {
+    pub fn new(scenario_name: &str, catalog: &Catalog, config: &SimConfig) -> Header {
+        Header {
+            engine_version: crate::ENGINE_VERSION.to_string(),
+            seed: config.seed,
+            run: config.run,
+            scenario_name: scenario_name.to_string(),
+            catalog_fingerprint: catalog.fingerprint(),
+            catalog: catalog.spec.clone(),
+            config: config.clone(),
+            checkpoint_every: CHECKPOINT_EVERY,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub enum Record {
+    Event(TimedEvent),
+    /// The state hash after the first `events` events (always at an apply boundary).
+    Checkpoint {
+        events: u64,
+        state_hash: u64,
+    },
+    Trailer {
+        events: u64,
+        inputs: u64,
+        outcomes: u64,
+        end_time_ms: u64,
+        final_state_hash: u64,
+    },
+}
+
+// ---- writing -----------------------------------------------------------------------------------
+
+fn checksum(payload: &[u8]) -> u32 {
+    crate::hash::hash_bytes(payload) as u32
+}
+
+fn frame<T: bincode::Encode>(value: &T, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 8]);
+    codec::encode_into(value, out);
+    let len = (out.len() - start - 8) as u32;
+    let sum = checksum(&out[start + 8..]);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&sum.to_le_bytes());
+}
+
+/// Builds a log in memory.
+pub struct LogWriter {
+    buf: Vec<u8>,
+    events: u64,
+    inputs: u64,
+    outcomes: u64,
+    every: u64,
+    last_checkpoint: u64,
+}
+
+impl LogWriter {
+    pub fn new(header: &Header) -> LogWriter {
+        let mut buf = Vec::with_capacity(1 << 16);
+        buf.extend_from_slice(MAGIC);
+        buf.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        frame(header, &mut buf);
+        LogWriter {
+            buf,
+            events: 0,
+            inputs: 0,
+            outcomes: 0,
+            every: header.checkpoint_every.max(1),
+            last_checkpoint: 0,
+        }
+    }
+
+    pub fn push(&mut self, e: &TimedEvent) {
+        // Encode the event directly as `Record::Event` (variant 0) to avoid a clone.
+        let start = self.buf.len();
+        self.buf.extend_from_slice(&[0u8; 8]);
+        self.buf.push(0);
+        codec::encode_into(e, &mut self.buf);
+        let len = (self.buf.len() - start - 8) as u32;
+        let sum = checksum(&self.buf[start + 8..]);
+        self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        self.buf[start + 4..start + 8].copy_from_slice(&sum.to_le_bytes());
+        self.events += 1;
+        match e.event {
+            Event::Input(_) => self.inputs += 1,
+            Event::Outcome(_) => self.outcomes += 1,
+        }
+    }
+
+    pub fn push_events(&mut self, events: &[TimedEvent]) {
+        for e in events {
+            self.push(e);
+        }
+    }
+
+    /// Records the state hash after the events written so far. Call it only right after a
+    /// `Sim::apply` whose events were all pushed: replay reproduces states there.
+    pub fn checkpoint(&mut self, state_hash: u64) {
+        frame(
+            &Record::Checkpoint {
+                events: self.events,
+                state_hash,
+            },
+            &mut self.buf,
+        );
+        self.last_checkpoint = self.events;
+    }
+
+    /// Pushes a batch of events from the plan runner and checkpoints every `checkpoint_every`
+    /// events at apply boundaries.
+    pub fn observe(&mut self, sim: &Sim, events: &[TimedEvent], after_input: bool) {
+        self.push_events(events);
+        if after_input && self.events - self.last_checkpoint >= self.every {
+            self.checkpoint(sim.state_hash());
+        }
+    }
+
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    pub fn finish(mut self, end_time_ms: u64, final_state_hash: u64) -> Vec<u8> {
+        let t = Record::Trailer {
+            events: self.events,
+            inputs: self.inputs,
+            outcomes: self.outcomes,
+            end_time_ms,
+            final_state_hash,
+        };
+        frame(&t, &mut self.buf);
+        self.buf
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it into place.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "log".into());
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+// ---- reading -----------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogErrorKind {
+    BadMagic,
+    NewerFormat(u32),
+    Truncated,
+    TooLarge(u64),
+    Checksum,
+    Decode(String),
+    CatalogMismatch,
+    /// Records after the trailer.
+    TrailingData,
+}
+
+/// A problem in a log file, with the byte offset and the last record that was good.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogError {
+    pub offset: u64,
+    /// Index (0-based, counting every record after the header) of the last good record.
+    pub last_good_record: Option<u64>,
+    pub kind: LogErrorKind,
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match &self.kind {
+            LogErrorKind::BadMagic => "not a .simlog file (bad magic)".to_string(),
+            LogErrorKind::NewerFormat(v) => {
+                format!("format version {v} is newer than this licsim ({FORMAT_VERSION})")
+            }
+            LogErrorKind::Truncated => "truncated record".to_string(),
+            LogErrorKind::TooLarge(n) => format!("record length {n} is over the limit"),
+            LogErrorKind::Checksum => "checksum mismatch".to_string(),
+            LogErrorKind::Decode(m) => format!("undecodable record ({m})"),
+            LogErrorKind::CatalogMismatch => {
+                "the catalogue does not match its fingerprint".to_string()
+            }
+            LogErrorKind::TrailingData => "data after the trailer".to_string(),
+        };
+        write!(f, "{what} at byte {}", self.offset)?;
+        match self.last_good_record {
+            Some(i) => write!(f, " (last good record #{i})"),
+            None => write!(f, " (no good record)"),
+        }
+    }
+}
+
+impl std::error::Error for LogError {}
+
+/// A decoded log: the header, the good records, and the error that ended reading, if any.
+#[derive(Clone, Debug)]
+pub struct Log {
+    pub header: Header,
+    pub records: Vec<Record>,
+    /// Byte offset of each record.
+    pub offsets: Vec<u64>,
+    pub error: Option<LogError>,
+}
+
+impl Log {
+    /// Whether the log ends with its trailer and nothing is wrong.
+    pub fn complete(&self) -> bool {
+        self.error.is_none() && matches!(self.records.last(), Some(Record::Trailer { .. }))
+    }
+    pub fn events(&self) -> impl Iterator<Item = &TimedEvent> {
+        self.records.iter().filter_map(|r| match r {
+            Record::Event(e) => Some(e),
+            _ => None,
+        })
+    }
+}
+
+fn decode_limited<T: bincode::Decode<()>>(bytes: &[u8]) -> Result<T, String> {
+    let cfg = codec::config().with_limit::<MAX_HEADER_BYTES>();
+    let (v, n) = bincode::decode_from_slice(bytes, cfg).map_err(|e| e.to_string())?;
+    if n != bytes.len() {
+        return Err(format!("{} trailing bytes", bytes.len() - n));
+    }
+    Ok(v)
+}
+
+/// Reads one frame at `pos`: (payload range, next position).
+fn read_frame(
+    bytes: &[u8],
+    pos: usize,
+    limit: usize,
+    last_good: Option<u64>,
+) -> Result<(usize, usize), LogError> {
+    let err = |offset: usize, kind| LogError {
+        offset: offset as u64,
+        last_good_record: last_good,
+        kind,
+    };
+    let Some(head) = bytes.get(pos..pos + 8) else {
+        return Err(err(pos, LogErrorKind::Truncated));
+    };
+    let len = u32::from_le_bytes(head[0..4].try_into().expect("4 bytes")) as usize;
+    let sum = u32::from_le_bytes(head[4..8].try_into().expect("4 bytes"));
+    if len > limit {
+        return Err(err(pos, LogErrorKind::TooLarge(len as u64)));
+    }
+    let Some(payload) = bytes.get(pos + 8..pos + 8 + len) else {
+        return Err(err(pos, LogErrorKind::Truncated));
+    };
+    if checksum(payload) != sum {
+        return Err(err(pos, LogErrorKind::Checksum));
+    }
+    Ok((pos + 8, pos + 8 + len))
+}
+
+/// Reads the magic, version and header; returns the header and the offset of the first record.
+pub fn read_header(bytes: &[u8]) -> Result<(Header, usize), LogError> {
+    let err = |offset: usize, kind| LogError {
+        offset: offset as u64,
+        last_good_record: None,
+        kind,
+    };
+    if bytes.len() < 12 {
+        return Err(err(
+            bytes.len().min(8),
+            if bytes.starts_with(&MAGIC[..bytes.len().min(8)]) {
+                LogErrorKind::Truncated
+            } else {
+                LogErrorKind::BadMagic
+            },
+        ));
+    }
+    if &bytes[0..8] != MAGIC {
+        return Err(err(0, LogErrorKind::BadMagic));
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version > FORMAT_VERSION || version == 0 {
+        return Err(err(8, LogErrorKind::NewerFormat(version)));
+    }
+    let (start, end) = read_frame(bytes, 12, MAX_HEADER_BYTES, None)?;
+    let header: Header =
+        decode_limited(&bytes[start..end]).map_err(|m| err(12, LogErrorKind::Decode(m)))?;
+    Ok((header, end))
+}
+
+/// Reads a whole log; an error in the records keeps every good record before it.
+pub fn read_log(bytes: &[u8]) -> Result<Log, LogError> {
+    let (header, mut pos) = read_header(bytes)?;
+    let mut records = Vec::new();
+    let mut offsets = Vec::new();
+    let mut error = None;
+    while pos < bytes.len() {
+        let last_good = records.len().checked_sub(1).map(|i| i as u64);
+        if matches!(records.last(), Some(Record::Trailer { .. })) {
+            error = Some(LogError {
+                offset: pos as u64,
+                last_good_record: last_good,
+                kind: LogErrorKind::TrailingData,
+            });
+            break;
+        }
+        match read_frame(bytes, pos, MAX_RECORD_BYTES, last_good) {
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+            Ok((start, end)) => match decode_limited::<Record>(&bytes[start..end]) {
+                Ok(r) => {
+                    offsets.push(pos as u64);
+                    records.push(r);
+                    pos = end;
+                }
+                Err(m) => {
+                    error = Some(LogError {
+                        offset: pos as u64,
+                        last_good_record: last_good,
+                        kind: LogErrorKind::Decode(m),
+                    });
+                    break;
+                }
+            },
+        }
+    }
+    if error.is_none() && !matches!(records.last(), Some(Record::Trailer { .. })) {
+        let last_good = records.len().checked_sub(1).map(|i| i as u64);
+        error = Some(LogError {
+            offset: pos as u64,
+            last_good_record: last_good,
+            kind: LogErrorKind::Truncated,
+        });
+    }
+    Ok(Log {
+        header,
+        records,
+        offsets,
+        error,
+    })
+}
+
+/// Counts the events of a log by decoding every record (the codec floor of replay).
+pub fn decode_count(bytes: &[u8]) -> Result<u64, LogError> {
+    let log = read_log(bytes)?;
+    if let Some(e) = log.error {
+        return Err(e);
+    }
+    Ok(log.events().count() as u64)
+}
+
+// ---- replay ------------------------------------------------------------------------------------
+
+/// Where a replay stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    End,
+    /// After the first apply that reaches this many events.
+    UntilEvent(u64),
+    /// Before the first input after this simulated time, with the engine advanced to it.
+    AtTime(u64),
+}
+
+/// The first event where a replay differs from its log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// 0-based index among the log's events.
+    pub index: u64,
+    pub time_ms: u64,
+    pub expected: Option<TimedEvent>,
+    pub actual: Option<TimedEvent>,
+    pub note: String,
+}
+
+pub struct ReplayReport {
+    pub sim: Sim,
+    pub header: Header,
+    /// Events replayed and matched.
+    pub events: u64,
+    pub checkpoints_verified: u64,
+    pub final_state_hash: u64,
+    /// The hash the trailer records, when the replay reached it.
+    pub expected_final_hash: Option<u64>,
+    pub divergence: Option<Divergence>,
+    /// Whether the log was complete (trailer, no error).
+    pub complete: bool,
+    pub error: Option<LogError>,
+}
+
+/// Replays a log: re-applies its inputs and checks every outcome and recorded hash.
+pub fn replay(bytes: &[u8], stop: Stop) -> Result<ReplayReport, LogError> {
+    let log = read_log(bytes)?;
+    replay_log(log, stop)
+}
+
+pub fn replay_log(log: Log, stop: Stop) -> Result<ReplayReport, LogError> {
+    let cat = Catalog::build(log.header.catalog.clone()).map_err(|e| LogError {
+        offset: 12,
+        last_good_record: None,
+        kind: LogErrorKind::Decode(e.to_string()),
+    })?;
+    if cat.fingerprint() != log.header.catalog_fingerprint {
+        return Err(LogError {
+            offset: 12,
+            last_good_record: None,
+            kind: LogErrorKind::CatalogMismatch,
+        });
+    }
+    let complete = log.complete();
+    let mut sim = Sim::new(Arc::new(cat), log.header.config.clone());
+    let expected: Vec<&TimedEvent> = log.events().collect();
+    let mut checkpoints: Vec<(u64, u64)> = Vec::new();
+    let mut trailer = None;
+    for r in &log.records {
+        match r {
+            Record::Checkpoint { events, state_hash } => checkpoints.push((*events, *state_hash)),
+            Record::Trailer {
+                end_time_ms,
+                final_state_hash,
+                ..
+            } => trailer = Some((*end_time_ms, *final_state_hash)),
+            Record::Event(_) => {}
+        }
+    }
+    let mut cursor = 0usize;
+    let mut verified = 0u64;
+    let mut divergence: Option<Divergence> = None;
+    let mut produced: Vec<TimedEvent> = Vec::new();
+    let mut ck = 0usize;
+    let compare = |produced: &mut Vec<TimedEvent>,
+                   cursor: &mut usize,
+                   allow_short: bool|
+     -> Option<Divergence> {
+        for (k, e) in produced.drain(..).enumerate() {
+            let i = *cursor;
+            match expected.get(i) {
+                Some(x) if **x == e => *cursor += 1,
+                Some(x) => {
+                    return Some(Divergence {
+                        index: i as u64,
+                        time_ms: x.time_ms,
+                        expected: Some((*x).clone()),
+                        actual: Some(e),
+                        note: String::new(),
+                    });
+                }
+                None if allow_short => return None,
+                None => {
+                    let _ = k;
+                    return Some(Divergence {
+                        index: i as u64,
+                        time_ms: e.time_ms,
+                        expected: None,
+                        actual: Some(e),
+                        note: "the replay produced more events than the log holds".into(),
+                    });
+                }
+            }
+        }
+        None
+    };
+    let inputs: Vec<(usize, &TimedEvent)> = expected
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.event, Event::Input(_)))
+        .map(|(i, e)| (i, *e))
+        .collect();
+    let mut stopped_early = false;
+    for (pos, e) in inputs {
+        if let Stop::UntilEvent(n) = stop
+            && cursor as u64 >= n
+        {
+            stopped_early = true;
+            break;
+        }
+        if let Stop::AtTime(t) = stop
+            && e.time_ms > t
+        {
+            sim.advance_to(t);
+            sim.drain_events_into(&mut produced);
+            divergence = compare(&mut produced, &mut cursor, true);
+            stopped_early = true;
+            break;
+        }
+        if cursor > pos {
+            divergence = Some(Divergence {
+                index: pos as u64,
+                time_ms: e.time_ms,
+                expected: Some(e.clone()),
+                actual: None,
+                note: "the replay went past this input".into(),
+            });
+            break;
+        }
+        let Event::Input(input) = &e.event else {
+            continue;
+        };
+        let _ = sim.apply(e.time_ms, input.clone());
+        sim.drain_events_into(&mut produced);
+        divergence = compare(&mut produced, &mut cursor, !complete);
+        if divergence.is_some() {
+            break;
+        }
+        while ck < checkpoints.len() && checkpoints[ck].0 < cursor as u64 {
+            ck += 1;
+        }
+        if ck < checkpoints.len() && checkpoints[ck].0 == cursor as u64 {
+            let h = sim.state_hash();
+            if h != checkpoints[ck].1 {
+                divergence = Some(Divergence {
+                    index: cursor as u64,
+                    time_ms: sim.now(),
+                    expected: None,
+                    actual: None,
+                    note: format!(
+                        "state hash {h:016x} differs from the checkpoint's {:016x}",
+                        checkpoints[ck].1
+                    ),
+                });
+                break;
+            }
+            verified += 1;
+            ck += 1;
+        }
+    }
+    let mut expected_final_hash = None;
+    if divergence.is_none() && !stopped_early {
+        if let Some((end, hash)) = trailer {
+            sim.advance_to(end);
+            sim.drain_events_into(&mut produced);
+            divergence = compare(&mut produced, &mut cursor, false);
+            expected_final_hash = Some(hash);
+            if divergence.is_none() && cursor < expected.len() {
+                let x = expected[cursor];
+                divergence = Some(Divergence {
+                    index: cursor as u64,
+                    time_ms: x.time_ms,
+                    expected: Some(x.clone()),
+                    actual: None,
+                    note: "the replay ended before this event".into(),
+                });
+            }
+            if divergence.is_none() && sim.state_hash() != hash {
+                divergence = Some(Divergence {
+                    index: cursor as u64,
+                    time_ms: sim.now(),
+                    expected: None,
+                    actual: None,
+                    note: format!(
+                        "final state hash {:016x} differs from the trailer's {hash:016x}",
+                        sim.state_hash()
+                    ),
+                });
+            }
+        } else if let Stop::AtTime(t) = stop {
+            sim.advance_to(t);
+            sim.drain_events_into(&mut produced);
+            divergence = compare(&mut produced, &mut cursor, true);
+        }
+    }
+    sim.clear_events();
+    Ok(ReplayReport {
+        final_state_hash: sim.state_hash(),
+        sim,
+        header: log.header,
+        events: cursor as u64,
+        checkpoints_verified: verified,
+        expected_final_hash,
+        divergence,
+        complete,
+        error: log.error,
+    })
+}
+
+// ---- inspect -----------------------------------------------------------------------------------
+
+/// Names of users and groups by dense index, folded from a log's events.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    pub users: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+impl Names {
+    pub fn from_events<'a>(events: impl Iterator<Item = &'a TimedEvent>) -> Names {
+        let mut n = Names::default();
+        let mut pending_user = None;
+        let mut pending_group = None;
+        for e in events {
+            match &e.event {
+                Event::Input(Input::CreateUser { name, .. }) => pending_user = Some(name.clone()),
+                Event::Input(Input::CreateGroup { name, .. }) => pending_group = Some(name.clone()),
+                Event::Outcome(Outcome::UserCreated { user }) => {
+                    if let Some(name) = pending_user.take() {
+                        let i = *user as usize;
+                        if n.users.len() <= i {
+                            n.users.resize(i + 1, String::new());
+                        }
+                        n.users[i] = name;
+                    }
+                }
+                Event::Outcome(Outcome::GroupCreated { group }) => {
+                    if let Some(name) = pending_group.take() {
+                        let i = *group as usize;
+                        if n.groups.len() <= i {
+                            n.groups.resize(i + 1, String::new());
+                        }
+                        n.groups[i] = name;
+                    }
+                }
+                _ => {}
+            }
+        }
+        n
+    }
+    pub fn user(&self, u: UserIdxT) -> String {
+        self.users
+            .get(u as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("#{u}"))
+    }
+    pub fn group(&self, g: GroupIdxT) -> String {
+        self.groups
+            .get(g as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("#{g}"))
+    }
+}
+
+type UserIdxT = crate::UserIdx;
+type GroupIdxT = crate::GroupIdx;
+
+/// What an event involves: (kind, users, groups, SKUs, detail).
+pub struct Involved {
+    pub kind: String,
+    pub users: Vec<String>,
+    pub groups: Vec<String>,
+    pub skus: Vec<String>,
+    pub detail: String,
+}
+
+/// Formats simulated time as `Dd HH:MM:SS.mmm`.
+pub fn fmt_time(ms: u64) -> String {
+    let s = ms / 1000;
+    format!(
+        "{}d {:02}:{:02}:{:02}.{:03}",
+        s / 86_400,
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60,
+        ms % 1000
+    )
+}
+
+pub fn involved(e: &TimedEvent, names: &Names, cat: &Catalog) -> Involved {
+    let sku = |s: crate::SkuIdx| {
+        cat.skus
+            .get(s as usize)
+            .map_or_else(|| format!("#{s}"), |x| x.part_number.clone())
+    };
+    let lic = |l: &[LicenseSpec]| -> Vec<String> { l.iter().map(|x| sku(x.sku)).collect() };
+    let src = |s: &Source| match s {
+        Source::Direct => "direct".to_string(),
+        Source::Group(g) => format!("group {}", names.group(*g)),
+    };
+    let member = |m: &Member| match m {
+        Member::User(u) => (Some(names.user(*u)), None),
+        Member::Group(g) => (None, Some(names.group(*g))),
+    };
+    let mut users = Vec::new();
+    let mut groups = Vec::new();
+    let mut skus = Vec::new();
+    let mut detail = String::new();
+    let kind;
+    match &e.event {
+        Event::Input(i) => {
+            kind = format!("input {}", i.kind());
+            match i {
+                Input::CreateUser {
+                    name,
+                    usage_location,
+                    ..
+                } => {
+                    users.push(name.clone());
+                    detail = format!(
+                        "usageLocation={}",
+                        usage_location.map_or("none".into(), crate::catalog::loc_str)
+                    );
+                }
+                Input::DeleteUser { user } | Input::ReprocessUser { user } => {
+                    users.push(names.user(*user))
+                }
+                Input::SetUsageLocation { user, location } => {
+                    users.push(names.user(*user));
+                    detail = format!(
+                        "location={}",
+                        location.map_or("none".into(), crate::catalog::loc_str)
+                    );
+                }
+                Input::SetProxyAddresses { user, addresses } => {
+                    users.push(names.user(*user));
+                    detail = addresses.join(",");
+                }
+                Input::SetAttribute { user, key, value } => {
+                    users.push(names.user(*user));
+                    detail = format!("{key}={}", value.as_deref().unwrap_or("(none)"));
+                }
+                Input::CreateGroup {
+                    name,
+                    rule,
+                    members,
+                    ..
+                } => {
+                    groups.push(name.clone());
+                    for m in members {
+                        let (u, g) = member(m);
+                        users.extend(u);
+                        groups.extend(g);
+                    }
+                    if let Some(r) = rule {
+                        detail = format!("rule={r}");
+                    }
+                }
+                Input::DeleteGroup { group } | Input::ReprocessGroup { group } => {
+                    groups.push(names.group(*group))
+                }
+                Input::SetRule { group, rule } => {
+                    groups.push(names.group(*group));
+                    detail = format!("rule={}", rule.as_deref().unwrap_or("(static)"));
+                }
+                Input::AddMembers { group, members } | Input::RemoveMembers { group, members } => {
+                    groups.push(names.group(*group));
+                    for m in members {
+                        let (u, g) = member(m);
+                        users.extend(u);
+                        groups.extend(g);
+                    }
+                }
+                Input::AssignUserLicense { user, add, remove } => {
+                    users.push(names.user(*user));
+                    skus.extend(lic(add));
+                    skus.extend(remove.iter().map(|s| sku(*s)));
+                    detail = format!(
+                        "add=[{}] remove=[{}]",
+                        lic(add).join(","),
+                        remove.iter().map(|s| sku(*s)).collect::<Vec<_>>().join(",")
+                    );
+                }
+                Input::AssignGroupLicense { group, add, remove } => {
+                    groups.push(names.group(*group));
+                    skus.extend(lic(add));
+                    skus.extend(remove.iter().map(|s| sku(*s)));
+                    detail = format!(
+                        "add=[{}] remove=[{}]",
+                        lic(add).join(","),
+                        remove.iter().map(|s| sku(*s)).collect::<Vec<_>>().join(",")
+                    );
+                }
+                Input::Purchase { sku: s, units } => {
+                    skus.push(sku(*s));
+                    detail = format!("units={units}");
+                }
+                Input::SetUnits { sku: s, units } => {
+                    skus.push(sku(*s));
+                    detail = format!(
+                        "enabled={} warning={} suspended={} lockedOut={}",
+                        units.enabled, units.warning, units.suspended, units.locked_out
+                    );
+                }
+                Input::DirectorySync => {}
+                Input::Marker(m) => detail = format!("{m:?}"),
+            }
+        }
+        Event::Outcome(o) => {
+            let name = format!("{o:?}");
+            kind = name
+                .split([' ', '(', '{'])
+                .next()
+                .unwrap_or("outcome")
+                .to_string();
+            match o {
+                Outcome::Rejected(r) => {
+                    skus.extend(r.sku.map(sku));
+                    let plans: Vec<&str> = r
+                        .plans
+                        .iter()
+                        .filter_map(|p| cat.plans.get(*p as usize))
+                        .map(|p| p.name.as_str())
+                        .collect();
+                    detail = format!("{} {}", r.error, plans.join(","));
+                }
+                Outcome::UserCreated { user } | Outcome::UserDeleted { user } => {
+                    users.push(names.user(*user))
+                }
+                Outcome::GroupCreated { group } | Outcome::GroupDeleted { group } => {
+                    groups.push(names.group(*group))
+                }
+                Outcome::PathSet {
+                    user,
+                    sku: s,
+                    source,
+                    state,
+                    error,
+                } => {
+                    users.push(names.user(*user));
+                    skus.push(sku(*s));
+                    if let Source::Group(g) = source {
+                        groups.push(names.group(*g));
+                    }
+                    detail = format!("{} {} {}", src(source), state.as_str(), error.as_str());
+                }
+                Outcome::PathRemoved {
+                    user,
+                    sku: s,
+                    source,
+                } => {
+                    users.push(names.user(*user));
+                    skus.push(sku(*s));
+                    if let Source::Group(g) = source {
+                        groups.push(names.group(*g));
+                    }
+                    detail = src(source);
+                }
+                Outcome::PathConverted {
+                    user,
+                    sku: s,
+                    group,
+                } => {
+                    users.push(names.user(*user));
+                    skus.push(sku(*s));
+                    groups.push(names.group(*group));
+                }
+                Outcome::Consumed { sku: s, consumed } => {
+                    skus.push(sku(*s));
+                    detail = format!("consumedUnits={consumed}");
+                }
+                Outcome::ServiceLost { user, family }
+                | Outcome::ServiceRestored { user, family } => {
+                    users.push(names.user(*user));
+                    detail = cat
+                        .families
+                        .get(*family as usize)
+                        .cloned()
+                        .unwrap_or_default();
+                }
+                Outcome::Membership {
+                    group,
+                    member: m,
+                    added,
+                } => {
+                    groups.push(names.group(*group));
+                    let (u, g) = member(m);
+                    users.extend(u);
+                    groups.extend(g);
+                    detail = if *added {
+                        "added".into()
+                    } else {
+                        "removed".into()
+                    };
+                }
+                Outcome::GroupState { group, state } => {
+                    groups.push(names.group(*group));
+                    detail = state.as_str().to_string();
+                }
+                Outcome::Audit(a) => {
+                    match a {
+                        Audit::ChangeUserLicense {
+                            user,
+                            group,
+                            result,
+                        } => {
+                            users.push(names.user(*user));
+                            groups.extend(group.map(|g| names.group(g)));
+                            detail = format!("{result:?}");
+                        }
+                        Audit::SetGroupLicense { group, result } => {
+                            groups.push(names.group(*group));
+                            detail = format!("{result:?}");
+                        }
+                        Audit::StartApplying { group } => groups.push(names.group(*group)),
+                        Audit::FinishApplying {
+                            group,
+                            succeeded,
+                            failed,
+                        } => {
+                            groups.push(names.group(*group));
+                            detail = format!(
+                                "Users successfully assigned licenses: {succeeded}, Users for whom license assignment failed: {failed}."
+                            );
+                        }
+                    }
+                    detail = format!("\"{}\" {detail}", a.activity());
+                }
+                Outcome::ConcurrencyRetry { user, group } => {
+                    users.push(names.user(*user));
+                    groups.push(names.group(*group));
+                    detail = "LicenseAssignmentAttributeConcurrencyException".into();
+                }
+            }
+        }
+    }
+    Involved {
+        kind,
+        users,
+        groups,
+        skus,
+        detail,
+    }
+}
+
+/// One human line for an event.
+pub fn describe(index: u64, e: &TimedEvent, names: &Names, cat: &Catalog) -> String {
+    let i = involved(e, names, cat);
+    let mut parts = vec![format!(
+        "#{index:<6} {} {:<28}",
+        fmt_time(e.time_ms),
+        i.kind
+    )];
+    if !i.users.is_empty() {
+        parts.push(format!("user={}", i.users.join(",")));
+    }
+    if !i.groups.is_empty() {
+        parts.push(format!("group={}", i.groups.join(",")));
+    }
+    if !i.skus.is_empty() && !i.detail.contains(&i.skus.join(",")) {
+        parts.push(format!("sku={}", i.skus.join(",")));
+    }
+    if !i.detail.is_empty() {
+        parts.push(i.detail);
+    }
+    parts.join(" ")
+}
+
+/// One JSON object for an event (for `inspect --format jsonl`).
+pub fn describe_json(
+    index: u64,
+    e: &TimedEvent,
+    names: &Names,
+    cat: &Catalog,
+) -> serde_json::Value {
+    let i = involved(e, names, cat);
+    serde_json::json!({"index": index, "time_ms": e.time_ms, "kind": i.kind, "users": i.users,
+        "groups": i.groups, "skus": i.skus, "detail": i.detail})
+}

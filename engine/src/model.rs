@@ -132,6 +132,8 @@ pub struct State {
     pub proxy_index: BTreeMap<u64, u32>,
     /// Whether user indices are in byte-wise name order (then index order is name order).
     pub names_in_index_order: bool,
+    /// (user, service family) pairs lost and not yet restored (for `ServiceRestored`).
+    pub lost: BTreeSet<(UserIdx, u16)>,
 }
 
 impl State {

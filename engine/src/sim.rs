@@ -456,19 +456,24 @@ impl Sim {
         }
     }
 
-    /// The user's proxy addresses, normalised (lower case, no `smtp:`), default when none given.
-    pub(crate) fn addresses_of(&self, u: UserIdx) -> Vec<String> {
+    /// Hash of the `i`-th proxy address of a user (normalised: lower case, no `smtp:`); a user
+    /// without any has one, the primary `<name>@<domain>`. No string is built.
+    fn address_hash(&self, u: UserIdx, i: usize) -> u64 {
         let user = &self.state.users[u as usize];
-        if user.proxy_addresses.is_empty() {
-            vec![format!("{}@{}", user.name, self.config.tenant.domain).to_ascii_lowercase()]
-        } else {
-            user.proxy_addresses.clone()
+        match user.proxy_addresses.get(i) {
+            Some(a) => crate::hash::hash_address(a),
+            None => crate::hash::hash_address_parts(&[&user.name, "@", &self.config.tenant.domain]),
         }
     }
 
+    /// Number of proxy addresses of a user (at least the primary).
+    fn address_count(&self, u: UserIdx) -> usize {
+        self.state.users[u as usize].proxy_addresses.len().max(1)
+    }
+
     fn index_proxies(&mut self, u: UserIdx, add: bool) {
-        for a in self.addresses_of(u) {
-            let h = crate::hash::hash_address(&a);
+        for i in 0..self.address_count(u) {
+            let h = self.address_hash(u, i);
             if add {
                 *self.state.proxy_index.entry(h).or_insert(0) += 1;
             } else if let Some(c) = self.state.proxy_index.get_mut(&h) {
@@ -499,16 +504,25 @@ impl Sim {
 
     /// R18: whether another live user holds one of this user's proxy addresses.
     pub(crate) fn proxy_conflict(&self, u: UserIdx) -> bool {
-        self.addresses_of(u).iter().any(|a| {
+        (0..self.address_count(u)).any(|i| {
             self.state
                 .proxy_index
-                .get(&crate::hash::hash_address(a))
+                .get(&self.address_hash(u, i))
                 .is_some_and(|c| *c > 1)
         })
     }
 
     fn delete_user(&mut self, u: UserIdx) -> Result<(), Rejection> {
         self.user_mut(u)?;
+        let lost: Vec<(UserIdx, u16)> = self
+            .state
+            .lost
+            .range((u, 0)..=(u, u16::MAX))
+            .copied()
+            .collect();
+        for k in lost {
+            self.state.lost.remove(&k);
+        }
         let paths = std::mem::take(&mut self.state.users[u as usize].paths);
         let mut skus: Vec<SkuIdx> = Vec::new();
         for p in &paths {
@@ -1285,10 +1299,14 @@ impl Sim {
         let fam = self.catalog.families_of(&plans);
         if fam != snap.families {
             for f in snap.families.minus(&fam).iter() {
+                self.state.lost.insert((u, f));
                 self.emit(Outcome::ServiceLost { user: u, family: f });
             }
+            // Only a family the user had lost is "restored"; first grants are not events.
             for f in fam.minus(&snap.families).iter() {
-                self.emit(Outcome::ServiceRestored { user: u, family: f });
+                if self.state.lost.remove(&(u, f)) {
+                    self.emit(Outcome::ServiceRestored { user: u, family: f });
+                }
             }
         }
     }
