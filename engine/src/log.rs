@@ -313,14 +313,14 @@ pub fn read_header(bytes: &[u8]) -> Result<(Header, usize), LogError> {
         kind,
     };
     if bytes.len() < 12 {
-        return Err(err(
-            bytes.len().min(8),
-            if bytes.starts_with(&MAGIC[..bytes.len().min(8)]) {
-                LogErrorKind::Truncated
-            } else {
-                LogErrorKind::BadMagic
-            },
-        ));
+        let n = bytes.len().min(8);
+        let truncated = !bytes.is_empty() && bytes[..n] == MAGIC[..n];
+        let kind = if truncated {
+            LogErrorKind::Truncated
+        } else {
+            LogErrorKind::BadMagic
+        };
+        return Err(err(n, kind));
     }
     if &bytes[0..8] != MAGIC {
         return Err(err(0, LogErrorKind::BadMagic));
