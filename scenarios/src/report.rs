@@ -149,7 +149,15 @@ impl SweepReport {
                     .collect();
                 Distribution::of(&v)
             };
-            let (id, assignable) = sku_ids.get(part).cloned().unwrap_or_default();
+            let (id, initial) = sku_ids.get(part).cloned().unwrap_or_default();
+            // Assignable units at the end of the runs (purchases change it), else at the start.
+            let assignable = {
+                let key = format!("consumption.{part}.assignable");
+                rows.iter()
+                    .filter_map(|r| r.figures.get(&key).copied())
+                    .max()
+                    .unwrap_or(initial)
+            };
             skus.push(SkuSummary {
                 sku_id: id,
                 sku_part_number: part.clone(),
@@ -351,7 +359,18 @@ impl SweepReport {
             l.push(("users in error at end".into(), d(x)));
         }
         for (k, v) in self.nonzero("rejected_calls") {
-            l.push((format!("rejected calls {k}"), d(v)));
+            l.push((format!("rejected direct calls {k}"), d(v)));
+        }
+        for (k, v) in self.nonzero("rejected_other") {
+            l.push((format!("rejected {k}"), d(v)));
+        }
+        if let Some(x) = self.fig("plan_stopped")
+            && x.max > 0
+        {
+            l.push((
+                "plan stopped (gate or reject)".into(),
+                format!("{} of {} runs", x.sum, self.runs),
+            ));
         }
         for s in &self.skus {
             l.push((
@@ -376,7 +395,12 @@ impl SweepReport {
         if lost.is_empty() {
             l.push(("loss of service".into(), "none".into()));
         }
-        for (fam, v) in lost {
+        // The named service families (exchange, sharepoint, teams, ...) one by one; plans that
+        // are a family of their own folded into one line.
+        let (named, other): (Vec<_>, Vec<_>) = lost
+            .into_iter()
+            .partition(|(f, _)| f.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        for (fam, v) in named {
             let mins = self
                 .fig(&format!("service.{fam}.user_minutes"))
                 .map(d)
@@ -384,6 +408,23 @@ impl SweepReport {
             l.push((
                 format!("lost {fam}"),
                 format!("users {} user-minutes {}", d(v), mins),
+            ));
+        }
+        if !other.is_empty() {
+            let users = other.iter().map(|(_, v)| v.max).max().unwrap_or(0);
+            let names: Vec<&str> = other.iter().take(4).map(|(f, _)| *f).collect();
+            let more = if other.len() > 4 {
+                format!(", +{} more", other.len() - 4)
+            } else {
+                String::new()
+            };
+            l.push((
+                "lost other services".into(),
+                format!(
+                    "{} plans ({}{more}), up to {users} users",
+                    other.len(),
+                    names.join(", ")
+                ),
             ));
         }
         if let Some(x) = self.fig("plan_duration_ms") {
@@ -403,8 +444,14 @@ pub fn human_summary(reports: &[SweepReport]) -> String {
     if reports.len() == 1 {
         let r = &reports[0];
         let _ = writeln!(o, "{} — {}", r.scenario, r.source);
-        for (k, v) in r.summary_lines() {
-            let _ = writeln!(o, "  {k:<28} {v}");
+        let lines = r.summary_lines();
+        let kw = lines
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(10);
+        for (k, v) in lines {
+            let _ = writeln!(o, "  {k:<kw$} {v}");
         }
         for f in r.failed_runs.iter().take(5) {
             let _ = writeln!(
@@ -440,13 +487,14 @@ pub fn human_summary(reports: &[SweepReport]) -> String {
         .max()
         .unwrap_or(10)
         .min(48);
-    let _ = write!(o, "{:<28}", "");
+    let kw = keys.iter().map(|k| k.chars().count()).max().unwrap_or(10);
+    let _ = write!(o, "{:<kw$}", "");
     for r in reports {
         let _ = write!(o, " | {:<width$}", r.scenario);
     }
     o.push('\n');
     for k in keys {
-        let _ = write!(o, "{k:<28}");
+        let _ = write!(o, "{k:<kw$}");
         for c in &cols {
             let v = c
                 .iter()
