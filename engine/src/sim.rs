@@ -121,8 +121,9 @@ pub const MAX_GROUPS: usize = 10_000_000;
 
 /// Before-image of a user for one processing step: what it had enabled and consumed.
 pub(crate) struct Snapshot {
-    families: PlanSet,
-    skus: Vec<SkuIdx>,
+    /// The user's applied paths: (SKU, disabled set), in path order. Interned disabled sets never
+    /// change, so this determines the seats and plans the user had.
+    applied: Vec<(SkuIdx, DisabledIdx)>,
 }
 
 /// The simulator: state, clock, queue, RNG and the outcome stream.
@@ -1250,35 +1251,46 @@ impl Sim {
 
     /// Captures what a user has enabled and consumes before a step.
     pub(crate) fn begin(&self, u: UserIdx) -> Snapshot {
-        let plans = self.state.user_plans(&self.catalog, u);
-        let mut skus: Vec<SkuIdx> = self.state.users[u as usize]
+        Snapshot {
+            applied: self.applied_paths(u).collect(),
+        }
+    }
+
+    /// (SKU, disabled set) of the user's applied paths, in path order (sorted by SKU).
+    fn applied_paths(&self, u: UserIdx) -> impl Iterator<Item = (SkuIdx, DisabledIdx)> + '_ {
+        self.state.users[u as usize]
             .paths
             .iter()
             .filter(|p| p.state.applied())
-            .map(|p| p.sku)
-            .collect();
+            .map(|p| (p.sku, p.disabled))
+    }
+
+    /// The SKUs and the service families of a list of applied paths.
+    fn seats_and_families(&self, applied: &[(SkuIdx, DisabledIdx)]) -> (Vec<SkuIdx>, PlanSet) {
+        let mut skus: Vec<SkuIdx> = applied.iter().map(|(s, _)| *s).collect();
         skus.dedup();
-        Snapshot {
-            families: self.catalog.families_of(&plans),
-            skus,
+        let mut plans = PlanSet::EMPTY;
+        for (s, d) in applied {
+            plans.union_with(&self.state.enabled(&self.catalog, *s, *d));
         }
+        (skus, self.catalog.families_of(&plans))
     }
 
     /// Settles a step: seats (R03) and loss or return of service families.
     pub(crate) fn finish(&mut self, u: UserIdx, snap: Snapshot) {
-        let mut after: Vec<SkuIdx> = self.state.users[u as usize]
-            .paths
-            .iter()
-            .filter(|p| p.state.applied())
-            .map(|p| p.sku)
-            .collect();
-        after.dedup();
-        if after != snap.skus {
-            let mut all: Vec<SkuIdx> = snap.skus.iter().chain(after.iter()).copied().collect();
+        // Unchanged applied paths: the same seats and plans, nothing to settle.
+        if self.applied_paths(u).eq(snap.applied.iter().copied()) {
+            return;
+        }
+        let (before, before_fam) = self.seats_and_families(&snap.applied);
+        let after_applied: Vec<(SkuIdx, DisabledIdx)> = self.applied_paths(u).collect();
+        let (after, fam) = self.seats_and_families(&after_applied);
+        if after != before {
+            let mut all: Vec<SkuIdx> = before.iter().chain(after.iter()).copied().collect();
             all.sort();
             all.dedup();
             for s in all {
-                let (b, a) = (snap.skus.contains(&s), after.contains(&s));
+                let (b, a) = (before.contains(&s), after.contains(&s));
                 if a == b {
                     continue;
                 }
@@ -1295,15 +1307,13 @@ impl Sim {
                 });
             }
         }
-        let plans = self.state.user_plans(&self.catalog, u);
-        let fam = self.catalog.families_of(&plans);
-        if fam != snap.families {
-            for f in snap.families.minus(&fam).iter() {
+        if fam != before_fam {
+            for f in before_fam.minus(&fam).iter() {
                 self.state.lost.insert((u, f));
                 self.emit(Outcome::ServiceLost { user: u, family: f });
             }
             // Only a family the user had lost is "restored"; first grants are not events.
-            for f in fam.minus(&snap.families).iter() {
+            for f in fam.minus(&before_fam).iter() {
                 if self.state.lost.remove(&(u, f)) {
                     self.emit(Outcome::ServiceRestored { user: u, family: f });
                 }
