@@ -1,0 +1,157 @@
+//! Plan actions, selectors, faults, gates and expectations in the runner, and the identity of a
+//! recorded run with the same run inside a sweep.
+
+use engine::log::{self, Header, LogWriter, Stop};
+use engine::prelude::*;
+use scenarios::runner::{Observer, run_metrics, run_metrics_with, sim_config};
+use scenarios::spec::parse_scenario;
+
+const BASE: &str = r#"
+[scenario]
+name = "t"
+[tenant]
+subscriptions = { ENTERPRISEPACK = 100, STANDARDPACK = 100, EMS = 100, MCOMEETADV = 100 }
+[[users]]
+id = "zed"
+usage_location = "GB"
+attributes = { department = "Finance" }
+[[users]]
+id = "amy"
+usage_location = "US"
+attributes = { department = "Sales" }
+[[populations]]
+name = "staff"
+count = 20
+id_pattern = "s{:02}"
+usage_location = "US"
+attributes = { department = "Sales" }
+[[groups]]
+id = "g"
+members = ["population:staff"]
+[environment]
+processing_latency = { distribution = "fixed", value = "1s" }
+"#;
+
+fn run(extra: &str) -> scenarios::metrics::RunMetrics {
+    let sc =
+        parse_scenario("t.toml", &format!("{BASE}{extra}"), None).unwrap_or_else(|e| panic!("{e}"));
+    run_metrics(&sc, 1, 0)
+}
+
+fn consumed(m: &scenarios::metrics::RunMetrics, sku: &str) -> u64 {
+    m.consumption.get(sku).map_or(0, |c| c.final_)
+}
+
+#[test]
+fn selectors_pick_the_right_users() {
+    let ids = "[[plan]]\naction = \"assign_direct\"\nusers = [\"zed\", \"amy\"]\nadd = [\"EMS\"]\n";
+    assert_eq!(consumed(&run(ids), "EMS"), 2);
+    let all = "[[plan]]\naction = \"assign_direct\"\nusers = \"all\"\nadd = [\"EMS\"]\n";
+    assert_eq!(consumed(&run(all), "EMS"), 22);
+    let pop =
+        "[[plan]]\naction = \"assign_direct\"\nusers = \"population:staff\"\nadd = [\"EMS\"]\n";
+    assert_eq!(consumed(&run(pop), "EMS"), 20);
+    let grp = "[[plan]]\naction = \"assign_direct\"\nusers = \"group:g\"\nadd = [\"EMS\"]\n";
+    assert_eq!(consumed(&run(grp), "EMS"), 20);
+    let attr = "[[plan]]\naction = \"assign_direct\"\nusers = \"attribute:department=finance\"\nadd = [\"EMS\"]\n";
+    assert_eq!(consumed(&run(attr), "EMS"), 1);
+    let first = "[[plan]]\naction = \"assign_direct\"\nusers = \"first:5:all\"\nadd = [\"EMS\"]\n";
+    assert_eq!(consumed(&run(first), "EMS"), 5);
+}
+
+#[test]
+fn waves_gates_and_on_reject() {
+    let waves = "[[plan]]\naction = \"assign_direct\"\nusers = \"population:staff\"\nadd = [\"EMS\"]\nwave_size = 6\nwave_interval = \"1h\"\n";
+    let m = run(waves);
+    assert_eq!(m.waves.len(), 4);
+    assert_eq!(m.waves["step 1 wave 4"].start_ms, 3 * 3_600_000);
+    // units_available gate stops before the wave that would run out
+    let stop = "[[plan]]\naction = \"set_units\"\nsku = \"EMS\"\nenabled = 10\n[[plan]]\naction = \"assign_direct\"\nusers = \"population:staff\"\nadd = [\"EMS\"]\nwave_size = 5\nwave_interval = \"1h\"\ngate_each_wave = \"units_available:EMS >= 5\"\n";
+    let m = run(stop);
+    assert_eq!(consumed(&m, "EMS"), 10);
+    assert!(m.plan_stopped && m.gate_stops.len() == 1);
+    // on_reject = "stop": zed has usage location GB, but a removal of a SKU nobody holds is rejected
+    let rej = "[[plan]]\naction = \"remove_direct\"\nusers = \"all\"\nsku = \"EMS\"\non_reject = \"stop\"\n[[plan]]\naction = \"assign_direct\"\nusers = \"all\"\nadd = [\"EMS\"]\n";
+    let m = run(rej);
+    assert_eq!(m.rejected_calls.get("LicenseNotAssigned"), Some(&1));
+    assert!(m.plan_stopped);
+    assert_eq!(consumed(&m, "EMS"), 0);
+    let gate = "[[plan]]\naction = \"assign_group_license\"\ngroup = \"g\"\nadd = [\"EMS\"]\n[[plan]]\naction = \"gate\"\nrequire = \"all_members_licensed:g\"\n[[plan]]\naction = \"assign_direct\"\nusers = \"all\"\nadd = [\"EMS\"]\n";
+    assert!(run(gate).plan_stopped);
+}
+
+#[test]
+fn faults_apply_their_fraction_from_the_seeded_rng() {
+    let f = "[faults]\nmissing_usage_location = { population = \"staff\", fraction = 1.0 }\n[[plan]]\naction = \"assign_direct\"\nusers = \"population:staff\"\nadd = [\"EMS\"]\n";
+    let m = run(f);
+    assert_eq!(m.rejected_calls.get("InvalidUsageLocation"), Some(&20));
+    let f = "[faults]\nconflicting_direct = { population = \"staff\", sku = \"STANDARDPACK\", fraction = 0.5 }\n[[plan]]\naction = \"assign_group_license\"\ngroup = \"g\"\nadd = [\"ENTERPRISEPACK\"]\n";
+    let m = run(f);
+    let conflicts = m
+        .failures
+        .by_kind
+        .get("MutuallyExclusiveViolation")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(conflicts, consumed(&m, "STANDARDPACK"));
+    assert!(conflicts > 0 && conflicts < 20, "{conflicts}");
+    let f = "[faults]\ndependent_direct = { population = \"staff\", sku = \"MCOMEETADV\", fraction = 1.0 }\n";
+    assert_eq!(run(f).rejected_calls.get("DependencyViolation"), Some(&20));
+    let f = "[faults]\nduplicate_proxy_address = { population = \"staff\", fraction = 0.2 }\n[[plan]]\naction = \"assign_group_license\"\ngroup = \"g\"\nadd = [\"ENTERPRISEPACK\"]\n";
+    assert!(
+        run(f)
+            .failures
+            .by_kind
+            .get("UniquenessViolation")
+            .is_some_and(|n| *n >= 2)
+    );
+}
+
+#[test]
+fn every_expectation_can_fail() {
+    let plan = "[[plan]]\naction = \"assign_group_license\"\ngroup = \"g\"\nadd = [\"STANDARDPACK\"]\n[[plan]]\naction = \"wait_until_processed\"\ngroup = \"g\"\n[[plan]]\naction = \"assign_group_license\"\ngroup = \"g\"\nremove = [\"STANDARDPACK\"]\n[[plan]]\naction = \"remove_direct\"\nusers = [\"amy\"]\nsku = \"EMS\"\n";
+    let m = run(&format!(
+        "{plan}[expect]\nmax_users_in_error = 0\nno_service_loss = true\npeak_units = {{ STANDARDPACK = 19 }}\nmax_rejected_calls = 0\nmax_duration = \"1m\"\n"
+    ));
+    let f = m.expectation_failures.join("\n");
+    assert!(f.contains("loss of service"), "{f}");
+    assert!(f.contains("peak units of STANDARDPACK 20 > 19"), "{f}");
+    assert!(f.contains("rejected calls > max_rejected_calls 0"), "{f}");
+    assert!(f.contains("> max_duration"), "{f}");
+    let m = run(
+        "[[plan]]\naction = \"assign_direct\"\nusers = [\"amy\"]\nadd = [\"STANDARDPACK\"]\n[[plan]]\naction = \"assign_group_license\"\ngroup = \"g\"\nadd = [\"ENTERPRISEPACK\"]\n[[plan]]\naction = \"add_members\"\ngroup = \"g\"\nusers = [\"amy\"]\n[expect]\nmax_users_in_error = 0\n",
+    );
+    assert!(
+        m.expectation_failures
+            .join("")
+            .contains("1 users in error at the end > max_users_in_error 0"),
+        "{:?}",
+        m.expectation_failures
+    );
+}
+
+struct LogObs(LogWriter);
+impl Observer for LogObs {
+    fn on_events(&mut self, sim: &Sim, events: &[TimedEvent], after_input: bool) {
+        self.0.observe(sim, events, after_input);
+    }
+}
+
+#[test]
+fn a_recorded_run_is_the_same_run_as_in_a_sweep_and_replays_to_its_hash() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sc = scenarios::spec::load_scenario(&dir.join("direct-to-group-ems-finance.toml")).unwrap();
+    let rows = scenarios::sweep::run_rows(&sc, 5, 3, Some(2), &|_| {});
+    let cfg = sim_config(&sc, 5, 2);
+    let record = || {
+        let mut obs = LogObs(LogWriter::new(&Header::new(&sc.name, &sc.catalog, &cfg)));
+        let (m, sim) = run_metrics_with(&sc, 5, 2, &mut obs);
+        (m, obs.0.finish(sim.now(), sim.state_hash()))
+    };
+    let (m, bytes) = record();
+    assert_eq!(m.final_state_hash, rows[2].state_hash);
+    assert_eq!(bytes, record().1, "same scenario, seed and run: same bytes");
+    let r = log::replay(&bytes, Stop::End).unwrap();
+    assert!(r.divergence.is_none(), "{:?}", r.divergence);
+    assert_eq!(r.final_state_hash, rows[2].state_hash);
+}
