@@ -21,9 +21,8 @@
 //! then the engine runs to quiescence. Every group has a bounded size and per-user work is
 //! bounded, so the cost should grow linearly with `n`.
 //!
-//! The `.simlog` codec (`engine::log`) is not there yet; [`SimpleLog`] is a stand-in with the
-//! same shape (length-prefixed bincode records through `engine::codec`, the final state hash), so
-//! that the decode floor, replay and bytes per event can be measured now.
+//! Logs are `engine::log`'s `.simlog`, with the state-hash checkpoint interval scaled to the
+//! tenant ([`checkpoint_every`]), so that hashing stays O(1) per event at any size.
 
 use engine::prelude::*;
 use std::sync::Arc;
@@ -464,187 +463,91 @@ fn summarise(sim: &Sim, events: u64, inputs: u64) -> Summary {
     }
 }
 
-/// Runs the tenant workload of `n` users on a new engine. `sink` gets the engine whenever about
-/// [`CHUNK`] events are pending, and at the end; it must take or clear them.
-pub fn drive(cat: &Arc<Catalog>, n: u32, seed: u64, sink: &mut dyn FnMut(&mut Sim)) -> Summary {
+/// Receives the engine with pending events, and whether it is right after an input was applied
+/// (where a log may checkpoint the state hash); it must take or clear the events.
+pub type Sink<'a> = dyn FnMut(&mut Sim, bool) + 'a;
+
+/// Runs the tenant workload of `n` users on a new engine. `sink` gets the engine after every
+/// input, whenever about [`CHUNK`] events are pending between inputs, and at the end.
+pub fn drive(cat: &Arc<Catalog>, n: u32, seed: u64, sink: &mut Sink) -> Summary {
     let mut sim = Sim::new(cat.clone(), config(seed));
     drive_sim(&mut sim, n, seed, sink)
 }
 
 /// [`drive`] on a given engine (new, made with [`config`]`(seed)`), which stays alive after.
-pub fn drive_sim(sim: &mut Sim, n: u32, seed: u64, sink: &mut dyn FnMut(&mut Sim)) -> Summary {
+pub fn drive_sim(sim: &mut Sim, n: u32, seed: u64, sink: &mut Sink) -> Summary {
     let cat = sim.catalog().clone();
     let (mut events, mut inputs_n) = (0u64, 0u64);
-    // Events are handed over in chunks: engine work due before an input runs job by job.
-    fn flush(sim: &mut Sim, events: &mut u64, sink: &mut dyn FnMut(&mut Sim), at_least: usize) {
-        if sim.pending_events().len() >= at_least {
-            *events += sim.pending_events().len() as u64;
-            sink(sim);
-        }
-    }
-    fn run_jobs_until(sim: &mut Sim, t: u64, events: &mut u64, sink: &mut dyn FnMut(&mut Sim)) {
+    // Engine work due before an input runs job by job, so that events are handed over in chunks.
+    fn run_jobs_until(sim: &mut Sim, t: u64, events: &mut u64, sink: &mut Sink) {
         while sim.next_job_time().is_some_and(|at| at <= t) {
             sim.run_next_job();
-            flush(sim, events, sink, CHUNK);
+            if sim.pending_events().len() >= CHUNK {
+                *events += sim.pending_events().len() as u64;
+                sink(sim, false);
+            }
         }
     }
     inputs(&cat, n, seed, &mut |t, input| {
         inputs_n += 1;
         run_jobs_until(sim, t, &mut events, sink);
         let _ = sim.apply(t, input);
-        flush(sim, &mut events, sink, CHUNK);
+        events += sim.pending_events().len() as u64;
+        sink(sim, true);
     });
     let limit = sim.now() + END_LIMIT_MS;
     run_jobs_until(sim, limit, &mut events, sink);
     sim.run_until_quiescent(limit);
-    flush(sim, &mut events, sink, 0);
+    events += sim.pending_events().len() as u64;
+    sink(sim, false);
     summarise(sim, events, inputs_n)
 }
 
 /// Runs the tenant workload, dropping events as they come (the engine's apply rate).
 pub fn apply_only(cat: &Arc<Catalog>, n: u32, seed: u64) -> Summary {
-    drive(cat, n, seed, &mut |sim| sim.clear_events())
+    drive(cat, n, seed, &mut |sim, _| sim.clear_events())
 }
 
-// ---- a stand-in log ---------------------------------------------------------------------------
+// ---- logs ----------------------------------------------------------------------------------------
 
-/// A stand-in for the `.simlog` format until `engine::log` lands: a header (users, seed), every event as `u32 length + bincode(TimedEvent)` through `engine::codec`,
-/// then a zero length and the final state hash and event count.
-pub struct SimpleLog;
-
-const MAGIC: &[u8; 8] = b"LSBENCH1";
-
-struct Header {
-    seed: u64,
+/// Events between state-hash checkpoints for a tenant of `n` users: `engine::log`'s default, or
+/// 16 events per user when that is more. A state hash walks the whole tenant, so a fixed interval
+/// would make hashing cost grow with the tenant for every event; this keeps it O(1) per event.
+pub fn checkpoint_every(n: u32) -> u64 {
+    engine::log::CHECKPOINT_EVERY.max(16 * n as u64)
 }
 
-impl SimpleLog {
-    /// Records the tenant workload of `n` users into `out`.
-    pub fn record(cat: &Arc<Catalog>, n: u32, seed: u64, out: &mut Vec<u8>) -> Summary {
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&n.to_le_bytes());
-        out.extend_from_slice(&seed.to_le_bytes());
-        let s = drive(cat, n, seed, &mut |sim| {
-            for e in sim.pending_events() {
-                let at = out.len();
-                out.extend_from_slice(&[0; 4]);
-                engine::codec::encode_into(e, out);
-                let len = (out.len() - at - 4) as u32;
-                out[at..at + 4].copy_from_slice(&len.to_le_bytes());
-            }
-            sim.clear_events();
-        });
-        out.extend_from_slice(&0u32.to_le_bytes());
-        out.extend_from_slice(&s.state_hash.to_le_bytes());
-        out.extend_from_slice(&s.events.to_le_bytes());
-        s
-    }
-
-    fn records(bytes: &[u8]) -> Result<(Header, Records<'_>), String> {
-        if bytes.len() < 20 || &bytes[..8] != MAGIC {
-            return Err("not a bench log".into());
-        }
-        let seed = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-        Ok((Header { seed }, Records { bytes, pos: 20 }))
-    }
-
-    /// Decodes every event and nothing else (the codec floor); returns the number of events.
-    pub fn decode_only(bytes: &[u8]) -> Result<u64, String> {
-        let (_, mut recs) = SimpleLog::records(bytes)?;
-        let mut n = 0;
-        while let Some(r) = recs.next_record()? {
-            let e: TimedEvent = engine::codec::decode_exact(r)?;
-            std::hint::black_box(&e);
-            n += 1;
-        }
-        Ok(n)
-    }
-
-    /// Replays a log: decodes every event, applies the inputs, checks that the engine produces
-    /// exactly the recorded outcomes and the final state hash. Returns the events replayed.
-    pub fn replay(cat: &Arc<Catalog>, bytes: &[u8]) -> Result<u64, String> {
-        let (header, mut recs) = SimpleLog::records(bytes)?;
-        let mut sim = Sim::new(cat.clone(), config(header.seed));
-        sim.record_inputs = false;
-        // Outcomes the engine produced and the log has not matched yet: pending_events()[seen..].
-        let mut seen = 0usize;
-        let (mut n, mut last_input_ms) = (0u64, 0u64);
-        let diverged = |n: u64| format!("divergence at event {n}");
-        while let Some(r) = recs.next_record()? {
-            let e: TimedEvent = engine::codec::decode_exact(r)?;
-            n += 1;
-            match e.event {
-                Event::Input(input) => {
-                    if seen != sim.pending_events().len() {
-                        return Err(diverged(n));
-                    }
-                    sim.clear_events();
-                    seen = 0;
-                    sim.advance_to(e.time_ms);
-                    if !sim.pending_events().is_empty() {
-                        return Err(diverged(n));
-                    }
-                    let _ = sim.apply(e.time_ms, input);
-                    last_input_ms = sim.now();
-                }
-                Event::Outcome(_) => {
-                    // Engine work (a job due by this outcome's time) produces what is missing.
-                    while seen == sim.pending_events().len() {
-                        if seen >= CHUNK {
-                            sim.clear_events();
-                            seen = 0;
-                        }
-                        if sim.next_job_time().is_none_or(|at| at > e.time_ms) {
-                            return Err(diverged(n));
-                        }
-                        sim.run_next_job();
-                    }
-                    if sim.pending_events()[seen] != e {
-                        return Err(diverged(n));
-                    }
-                    seen += 1;
-                }
-            }
-        }
-        let limit = last_input_ms + END_LIMIT_MS;
-        if seen != sim.pending_events().len() {
-            return Err(diverged(n));
-        }
+/// Records the tenant workload of `n` users as a `.simlog` (checkpoints every `every` events).
+pub fn record(cat: &Arc<Catalog>, n: u32, seed: u64, every: u64) -> (Summary, Vec<u8>) {
+    let header = engine::log::Header {
+        checkpoint_every: every,
+        ..engine::log::Header::new(&format!("bench-{n}"), cat, &config(seed))
+    };
+    let mut w = engine::log::LogWriter::new(&header);
+    let mut sim = Sim::new(cat.clone(), config(seed));
+    let s = drive_sim(&mut sim, n, seed, &mut |sim, after_input| {
+        w.observe(sim, sim.pending_events(), after_input);
         sim.clear_events();
-        sim.run_until_quiescent(limit);
-        if !sim.pending_events().is_empty() {
-            return Err(diverged(n));
-        }
-        let tail = recs.rest();
-        let hash = u64::from_le_bytes(tail.get(..8).ok_or("no trailer")?.try_into().expect("8"));
-        if hash != sim.state_hash() {
-            return Err("final state hash differs".into());
-        }
-        Ok(n)
-    }
+    });
+    (s, w.finish(sim.now(), sim.state_hash()))
 }
 
-struct Records<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+/// Decodes every record of a log and nothing else (the codec floor); returns the events.
+pub fn decode_only(log: &[u8]) -> Result<u64, String> {
+    engine::log::decode_count(log).map_err(|e| e.to_string())
 }
 
-impl<'a> Records<'a> {
-    fn next_record(&mut self) -> Result<Option<&'a [u8]>, String> {
-        let b = self.bytes;
-        let len = b.get(self.pos..self.pos + 4).ok_or("truncated log")?;
-        let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
-        self.pos += 4;
-        if len == 0 {
-            return Ok(None);
-        }
-        let r = b.get(self.pos..self.pos + len).ok_or("truncated record")?;
-        self.pos += len;
-        Ok(Some(r))
+/// Replays a log (decode, apply, verify every outcome, checkpoint and the final hash); returns
+/// (events replayed, checkpoints verified).
+pub fn replay(log: &[u8]) -> Result<(u64, u64), String> {
+    let r = engine::log::replay(log, engine::log::Stop::End).map_err(|e| e.to_string())?;
+    if let Some(d) = r.divergence {
+        return Err(format!("divergence at event {}: {}", d.index, d.note));
     }
-    fn rest(&self) -> &'a [u8] {
-        &self.bytes[self.pos..]
+    if !r.complete || r.expected_final_hash != Some(r.final_state_hash) {
+        return Err("the replay did not reach the trailer's state hash".into());
     }
+    Ok((r.events, r.checkpoints_verified))
 }
 
 // ---- the 1,000-user direct-to-group migration ---------------------------------------------------
@@ -732,6 +635,32 @@ pub fn migration_run(cat: &Arc<Catalog>, seed: u64) -> (u64, u64) {
     (sim.state_hash(), n)
 }
 
+/// The built-in scenario `scenarios/direct-to-group-1000.toml` (the same migration as a scenario
+/// file: population, group, gates before each wave, expectations).
+pub fn migration_scenario() -> crate::model::Scenario {
+    crate::spec::parse_scenario(
+        "direct-to-group-1000.toml",
+        include_str!("../direct-to-group-1000.toml"),
+        None,
+    )
+    .expect("the built-in scenario parses")
+}
+
+/// One run of a scenario through the plan runner with metrics, as `licsim run` does for each run
+/// index. Returns (final state hash, end time).
+pub fn scenario_run(sc: &crate::model::Scenario, seed: u64, run: u64) -> (u64, u64) {
+    let m = crate::runner::run_metrics(sc, seed, run);
+    (m.final_state_hash, m.end_time_ms)
+}
+
+/// A sweep of `runs` runs as `licsim run --seeds` does it (rows in run order); returns a digest
+/// of the rows.
+pub fn scenario_sweep(sc: &crate::model::Scenario, seed: u64, runs: u64, threads: usize) -> u64 {
+    let rows = crate::sweep::run_rows(sc, seed, runs, Some(threads), &|_| {});
+    let r: Vec<(u64, u64)> = rows.iter().map(|r| (r.state_hash, r.end_ms)).collect();
+    digest(&r)
+}
+
 /// A digest of per-seed results in seed order (for comparing sweeps across thread counts).
 pub fn digest(results: &[(u64, u64)]) -> u64 {
     let mut h = engine::hash::StableHasher::new();
@@ -750,22 +679,21 @@ mod tests {
     fn workload_is_deterministic_and_replays() {
         let cat = catalog();
         let a = apply_only(&cat, 600, 7);
-        let mut log = Vec::new();
-        let b = SimpleLog::record(&cat, 600, 7, &mut log);
+        let (b, log) = record(&cat, 600, 7, 1_000);
         assert_eq!(a, b);
         assert!(a.events > 10 * 600, "{a:?}");
-        assert_eq!(SimpleLog::decode_only(&log).unwrap(), a.events);
-        assert_eq!(SimpleLog::replay(&cat, &log).unwrap(), a.events);
-        // A different final hash is found.
-        let mut bad = log.clone();
-        let at = bad.len() - 16;
-        bad[at] ^= 0x01;
-        assert!(SimpleLog::replay(&cat, &bad).is_err());
+        assert_eq!(decode_only(&log).unwrap(), a.events);
+        let (events, checkpoints) = replay(&log).unwrap();
+        assert_eq!(events, a.events);
+        assert!(checkpoints > 2, "{checkpoints}");
     }
 
     #[test]
     fn migration_run_is_deterministic() {
         let cat = catalog();
         assert_eq!(migration_run(&cat, 3), migration_run(&cat, 3));
+        let sc = migration_scenario();
+        assert_eq!(scenario_run(&sc, 1, 2), scenario_run(&sc, 1, 2));
+        assert_eq!(scenario_sweep(&sc, 1, 4, 1), scenario_sweep(&sc, 1, 4, 2));
     }
 }

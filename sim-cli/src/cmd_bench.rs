@@ -10,7 +10,8 @@
 
 use crate::{CmdResult, Failure, exit};
 use engine::prelude::Catalog;
-use scenarios::bench::{self, SimpleLog, Summary};
+use scenarios::bench::{self, Summary};
+use scenarios::model::Scenario;
 use serde_json::{Value, json};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
@@ -157,6 +158,10 @@ struct SizeResult {
     decode: Duration,
     replay: Duration,
     log_bytes: u64,
+    /// Stable hash of the log's bytes: equal before and after an optimisation of the engine.
+    log_digest: u64,
+    checkpoint_every: u64,
+    checkpoints: u64,
     heap_peak: i64,
     heap_state: i64,
 }
@@ -185,6 +190,9 @@ impl SizeResult {
             "replay_events_per_s": per_s(s.events, self.replay),
             "replay_over_decode": self.replay.as_secs_f64() / self.decode.as_secs_f64().max(1e-12),
             "log_bytes": self.log_bytes,
+            "log_digest": format!("{:016x}", self.log_digest),
+            "checkpoint_every": self.checkpoint_every,
+            "checkpoints_verified": self.checkpoints,
             "bytes_per_event": self.log_bytes as f64 / s.events.max(1) as f64,
             "heap_peak_bytes": self.heap_peak,
             "heap_state_bytes": self.heap_state,
@@ -208,7 +216,7 @@ fn measure_size(
     // engine is still alive.
     let ((summary, state), heap_peak, _) = measure_heap(|| {
         let mut sim = engine::sim::Sim::new(cat.clone(), bench::config(seed));
-        let s = bench::drive_sim(&mut sim, users, seed, &mut |sim| sim.clear_events());
+        let s = bench::drive_sim(&mut sim, users, seed, &mut |sim, _| sim.clear_events());
         sim.clear_events();
         let state = LIVE.load(Ordering::SeqCst);
         drop(sim);
@@ -222,27 +230,29 @@ fn measure_size(
     );
     let (apply, s) = best_of(budget, max_reps, || bench::apply_only(cat, users, seed));
     check_same(&summary, &s, "apply")?;
-    let mut log = Vec::new();
-    let (record, s) = best_of(budget, max_reps, || {
-        log.clear();
-        SimpleLog::record(cat, users, seed, &mut log)
-    });
+    let every = bench::checkpoint_every(users);
+    let (record, (s, log)) = best_of(budget, max_reps, || bench::record(cat, users, seed, every));
     check_same(&summary, &s, "record")?;
     let path = log_dir.join(format!(
         "licsim-bench-{users}-{}.simlog",
         std::process::id()
     ));
-    std::fs::write(&path, &log)
+    engine::log::write_atomic(&path, &log)
         .map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", path.display())))?;
     drop(log);
     let log = std::fs::read(&path)
         .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", path.display())))?;
     let _ = std::fs::remove_file(&path);
     let log_bytes = log.len() as u64;
-    let (decode, n) = best_of(budget, max_reps, || SimpleLog::decode_only(&log));
+    let log_digest = engine::hash::hash_bytes(&log);
+    eprintln!(
+        "  log {log_bytes} bytes, digest {log_digest:016x}, state hash {:016x}",
+        summary.state_hash
+    );
+    let (decode, n) = best_of(budget, max_reps, || bench::decode_only(&log));
     let n = n.map_err(Failure::internal)?;
-    let (replay, m) = best_of(budget, max_reps, || SimpleLog::replay(cat, &log));
-    let m = m.map_err(|e| Failure {
+    let (replay, m) = best_of(budget, max_reps, || bench::replay(&log));
+    let (m, checkpoints) = m.map_err(|e| Failure {
         status: exit::DIVERGENCE,
         message: format!("replay of the {users}-user log: {e}"),
     })?;
@@ -260,6 +270,9 @@ fn measure_size(
         decode,
         replay,
         log_bytes,
+        log_digest,
+        checkpoint_every: every,
+        checkpoints,
         heap_peak,
         heap_state: state,
     })
@@ -275,32 +288,58 @@ fn check_same(a: &Summary, b: &Summary, what: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-#[derive(Clone, Debug)]
-struct Migration {
-    runs: u64,
-    events: u64,
+#[derive(Clone, Copy, Debug)]
+struct Timing {
     median: Duration,
     min: Duration,
     mean: Duration,
 }
 
-fn measure_migration(cat: &Arc<Catalog>, runs: u64) -> Migration {
-    let mut times = Vec::with_capacity(runs as usize);
-    let mut events = 0;
-    for s in 0..runs {
-        let t = now();
-        let (_, e) = bench::migration_run(cat, s);
-        times.push(t.elapsed());
-        events = e;
-    }
+fn timing(runs: u64, mut f: impl FnMut(u64)) -> Timing {
+    let mut times: Vec<Duration> = (0..runs.max(1))
+        .map(|s| {
+            let t = now();
+            f(s);
+            t.elapsed()
+        })
+        .collect();
     let total: Duration = times.iter().sum();
     times.sort();
+    Timing {
+        median: times[times.len() / 2],
+        min: times[0],
+        mean: total / times.len() as u32,
+    }
+}
+
+impl Timing {
+    fn json(&self) -> Value {
+        json!({"median_ms": ms(self.median), "min_ms": ms(self.min), "mean_ms": ms(self.mean)})
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Migration {
+    runs: u64,
+    /// Events of one engine-only run.
+    events: u64,
+    /// `scenarios::runner::run_metrics` on the built-in scenario: what `licsim run` does per run.
+    runner: Timing,
+    /// The engine alone, driven as engine/examples/migrate1000.rs.
+    engine: Timing,
+}
+
+fn measure_migration(cat: &Arc<Catalog>, sc: &Scenario, runs: u64) -> Migration {
+    let mut events = 0;
+    let engine = timing(runs, |s| events = bench::migration_run(cat, s).1);
+    let runner = timing(runs, |s| {
+        std::hint::black_box(bench::scenario_run(sc, 1, s));
+    });
     Migration {
         runs,
         events,
-        median: times[times.len() / 2],
-        min: times[0],
-        mean: total / runs.max(1) as u32,
+        runner,
+        engine,
     }
 }
 
@@ -320,12 +359,11 @@ impl Sweep {
     }
 }
 
-fn measure_sweep(cat: &Arc<Catalog>, seeds: u64, threads: usize) -> Result<Sweep, Failure> {
+fn measure_sweep(sc: &Scenario, seeds: u64, threads: usize) -> Result<Sweep, Failure> {
     let sweep = |th: usize| {
         let t = now();
-        let r =
-            scenarios::sweep::par_runs(seeds, Some(th), |s| bench::migration_run(cat, s), &|_| {});
-        (t.elapsed(), bench::digest(&r))
+        let d = bench::scenario_sweep(sc, 1, seeds, th);
+        (t.elapsed(), d)
     };
     let (one, d1) = sweep(1);
     let (many, dn) = sweep(threads);
@@ -415,15 +453,18 @@ fn targets(r: &Report) -> Vec<(String, String, Option<bool>)> {
             Some(ratio <= 3.0),
         ));
     }
+    let g = &r.migration;
     v.push((
-        "One 1,000-user migration run < 2 ms on one core".to_string(),
+        "One 1,000-user direct-to-group migration run < 2 ms on one core".to_string(),
         format!(
-            "{:.3} ms median ({:.3} min, {} runs)",
-            ms(r.migration.median),
-            ms(r.migration.min),
-            r.migration.runs
+            "{:.3} ms median through the plan runner with metrics ({:.3} ms min, {} runs); \
+             engine alone {:.3} ms",
+            ms(g.runner.median),
+            ms(g.runner.min),
+            g.runs,
+            ms(g.engine.median),
         ),
-        Some(r.migration.median < Duration::from_millis(2)),
+        Some(g.runner.median < Duration::from_millis(2)),
     ));
     let s = &r.sweep;
     v.push((
@@ -484,14 +525,13 @@ fn to_json(r: &Report) -> Value {
         "machine": {"cores": m.cores, "cpu": m.cpu, "os": m.os},
         "date": m.date,
         "command": m.command,
-        "log_format": "stand-in (scenarios::bench::SimpleLog) until engine::log lands",
+        "log_format": "engine::log .simlog, checkpoint interval scenarios::bench::checkpoint_every",
         "sizes": r.sizes.iter().map(SizeResult::to_json).collect::<Vec<_>>(),
         "migration": {
             "runs": r.migration.runs,
-            "events_per_run": r.migration.events,
-            "median_ms": ms(r.migration.median),
-            "min_ms": ms(r.migration.min),
-            "mean_ms": ms(r.migration.mean),
+            "events_per_engine_run": r.migration.events,
+            "runner": r.migration.runner.json(),
+            "engine": r.migration.engine.json(),
         },
         "sweep": {
             "seeds": r.sweep.seeds,
@@ -549,7 +589,7 @@ fn to_markdown(r: &Report, notes: Option<&str>) -> String {
         m.cpu,
         m.os,
         m.command,
-        "the stand-in format of `scenarios::bench::SimpleLog` (length-prefixed bincode records) until `engine::log` lands"
+        "`engine::log`'s `.simlog`, state-hash checkpoints every max(4,096, 16 x users) events"
     ));
     s.push_str("## Targets (../shared/ARCHITECTURE.md)\n\n| target | measured | verdict |\n| --- | --- | --- |\n");
     for (t, v, ok) in targets(r) {
@@ -567,17 +607,23 @@ fn to_markdown(r: &Report, notes: Option<&str>) -> String {
     let g = &r.migration;
     let w = &r.sweep;
     s.push_str(&format!(
-        "\n## 1,000-user direct-to-group migration (engine API, as engine/examples/migrate1000.rs)\n\n\
-         - one run: {:.3} ms median, {:.3} ms min, {:.3} ms mean over {} runs; {} events per run \
-         ({} events/s)\n\
-         - sweep of {} seeds: {:.2} s on 1 thread, {:.2} s on {} threads: {:.2}x of the ideal \
-         (parallel efficiency {:.0}%); results merged in seed order, digest {:016x} on both\n",
-        ms(g.median),
-        ms(g.min),
-        ms(g.mean),
+        "\n## 1,000-user direct-to-group migration\n\n\
+         - one run of `scenarios/direct-to-group-1000.toml` through the plan runner with metrics \
+         (`scenarios::runner::run_metrics`, what `licsim run` does per run): {:.3} ms median, \
+         {:.3} ms min, {:.3} ms mean over {} runs\n\
+         - the same migration on the engine alone (as engine/examples/migrate1000.rs): {:.3} ms \
+         median, {:.3} ms min; {} events per run ({} events/s)\n\
+         - sweep of {} runs (`scenarios::sweep::run_rows`, as `licsim run --seeds`): {:.2} s on \
+         1 thread, {:.2} s on {} threads: {:.2}x of the ideal (parallel efficiency {:.0}%); rows \
+         in run order, digest {:016x} on both\n",
+        ms(g.runner.median),
+        ms(g.runner.min),
+        ms(g.runner.mean),
         g.runs,
+        ms(g.engine.median),
+        ms(g.engine.min),
         g.events,
-        mega(per_s(g.events, g.median)),
+        mega(per_s(g.events, g.engine.median)),
         w.seeds,
         w.one.as_secs_f64(),
         w.many.as_secs_f64(),
@@ -637,9 +683,10 @@ pub fn bench(args: BenchArgs) -> CmdResult {
         results.push(measure_size(&cat, n, args.seed, quick, &log_dir)?);
     }
     eprintln!("bench: {runs} migration runs");
-    let migration = measure_migration(&cat, runs);
+    let sc = bench::migration_scenario();
+    let migration = measure_migration(&cat, &sc, runs);
     eprintln!("bench: sweep of {seeds} seeds on 1 and {threads} threads");
-    let sweep = measure_sweep(&cat, seeds, threads)?;
+    let sweep = measure_sweep(&sc, seeds, threads)?;
     let report = Report {
         machine,
         sizes: results,
