@@ -106,15 +106,19 @@ pub fn svg(title: &str, panels: &[Panel], end_ms: u64) -> String {
             out,
             r##"<rect x="{LEFT}" y="{y0}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>"##
         );
+        let mut last_label = None;
         for k in 0..=4i64 {
             let v = ymax * k as u64 / 4;
             let y = y0 + plot_h - plot_h * k / 4;
-            let _ = writeln!(
-                out,
-                r##"<text x="{}" y="{}" text-anchor="end" fill="#555">{v}</text>"##,
-                LEFT - 6,
-                y + 4
-            );
+            if last_label != Some(v) {
+                let _ = writeln!(
+                    out,
+                    r##"<text x="{}" y="{}" text-anchor="end" fill="#555">{v}</text>"##,
+                    LEFT - 6,
+                    y + 4
+                );
+                last_label = Some(v);
+            }
             let t = end * k as u64 / 4;
             let x = LEFT + plot_w * k / 4;
             let _ = writeln!(
@@ -166,7 +170,7 @@ pub fn svg(title: &str, panels: &[Panel], end_ms: u64) -> String {
         let ly = y0 + plot_h - 4;
         let _ = writeln!(
             out,
-            r##"<text x="{}" y="{ly}" fill="#555">solid: median, dashed: p90</text>"##,
+            r##"<text x="{}" y="{ly}" fill="#555">median —, p90 - -</text>"##,
             W - RIGHT + 10
         );
     }

@@ -94,9 +94,16 @@ pub struct SweepReport {
     pub figures: BTreeMap<String, Distribution>,
     pub failed_runs: Vec<FailedRun>,
     pub warnings: Vec<String>,
+    /// The final state of the first run, in Graph's shape (SPEC 8); left out above
+    /// [`STATE_USERS_LIMIT`] users.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<Value>,
     #[serde(skip)]
     pub rows: Vec<RunRow>,
 }
+
+/// Largest tenant whose final state is embedded in report.json.
+pub const STATE_USERS_LIMIT: usize = 10_000;
 
 impl SweepReport {
     /// Aggregates runs (given in run order). `sku_ids` maps part numbers to (skuId, assignable).
@@ -191,6 +198,7 @@ impl SweepReport {
             figures,
             failed_runs,
             warnings,
+            state: None,
             rows,
         }
     }

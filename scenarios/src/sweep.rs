@@ -134,7 +134,13 @@ pub fn report(sc: &Scenario, seed: u64, rows: Vec<RunRow>) -> SweepReport {
             .map_or(0, |(_, u)| u.assignable() as u64);
         ids.insert(s.part_number.clone(), (s.guid.clone(), assignable));
     }
-    SweepReport::build(&sc.name, &sc.description, &sc.source, seed, rows, &ids)
+    let mut r = SweepReport::build(&sc.name, &sc.description, &sc.source, seed, rows, &ids);
+    let users = sc.users.len() as u64 + sc.populations.iter().map(|p| p.count).sum::<u64>();
+    if users as usize <= crate::report::STATE_USERS_LIMIT && r.runs > 0 {
+        let sim = crate::runner::run_once(sc, seed, 0, &mut crate::runner::NoObserver);
+        r.state = Some(sim.state_json());
+    }
+    r
 }
 
 #[cfg(test)]
