@@ -98,6 +98,10 @@ pub struct SweepReport {
     /// [`STATE_USERS_LIMIT`] users.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<Value>,
+    /// The first run's metrics in full (failures by kind, wave and SKU, consumption timelines,
+    /// loss of service per family, ...); the distributions above cover all runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_run: Option<Value>,
     #[serde(skip)]
     pub rows: Vec<RunRow>,
 }
@@ -199,6 +203,7 @@ impl SweepReport {
             failed_runs,
             warnings,
             state: None,
+            first_run: None,
             rows,
         }
     }

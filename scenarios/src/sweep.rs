@@ -137,8 +137,9 @@ pub fn report(sc: &Scenario, seed: u64, rows: Vec<RunRow>) -> SweepReport {
     let mut r = SweepReport::build(&sc.name, &sc.description, &sc.source, seed, rows, &ids);
     let users = sc.users.len() as u64 + sc.populations.iter().map(|p| p.count).sum::<u64>();
     if users as usize <= crate::report::STATE_USERS_LIMIT && r.runs > 0 {
-        let sim = crate::runner::run_once(sc, seed, 0, &mut crate::runner::NoObserver);
+        let (m, sim) = crate::runner::run_metrics_with(sc, seed, 0, &mut crate::runner::NoObserver);
         r.state = Some(sim.state_json());
+        r.first_run = serde_json::to_value(&m).ok();
     }
     r
 }
