@@ -23,9 +23,9 @@ pub fn record(scenario: &Path, seed: Option<u64>, run: u64, output: &Path) -> Cm
     let config = scenarios::runner::sim_config(&sc, seed, run);
     let mut header = Header::new(&sc.name, &sc.catalog, &config);
     // A checkpoint hashes the whole state: space them with the tenant's size so that their cost
-    // per event stays constant (at least every 4,096 events).
+    // per event stays constant (at least 4,096 events, 4 per user).
     let users = sc.users.len() as u64 + sc.populations.iter().map(|p| p.count).sum::<u64>();
-    header.checkpoint_every = header.checkpoint_every.max(16 * users);
+    header.checkpoint_every = header.checkpoint_every.max(4 * users);
     let mut obs = LogObserver(LogWriter::new(&header));
     let (metrics, sim) = scenarios::runner::run_metrics_with(&sc, seed, run, &mut obs);
     let events = obs.0.events();
