@@ -453,6 +453,8 @@ pub struct Catalog {
     pub mailbox: PlanSet,
     /// Union of all exclusive sets.
     pub exclusive_any: PlanSet,
+    /// The service families of each SKU with nothing disabled.
+    pub sku_families: Vec<PlanSet>,
     fingerprint: u64,
 }
 
@@ -613,6 +615,16 @@ impl Catalog {
             prohibited_plans.insert(pi);
         }
         let mailbox = set_of(&spec.mailbox_plans);
+        let sku_families = skus
+            .iter()
+            .map(|s| {
+                let mut f = PlanSet::EMPTY;
+                for p in s.plans.iter() {
+                    f.insert(plans[p as usize].family);
+                }
+                f
+            })
+            .collect();
         let fingerprint = {
             let bytes = bincode::encode_to_vec(&spec, crate::codec::config())
                 .expect("catalogue spec encodes");
@@ -633,6 +645,7 @@ impl Catalog {
             prohibited_plans,
             mailbox,
             exclusive_any,
+            sku_families,
             fingerprint,
         })
     }

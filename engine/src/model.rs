@@ -143,11 +143,16 @@ impl State {
             names_in_index_order: true,
             ..State::default()
         };
-        s.intern_disabled(PlanSet::EMPTY);
+        // Index 0 is the empty set (nothing disabled).
+        s.disabled_sets.push(PlanSet::EMPTY);
+        s.disabled_index.insert(PlanSet::EMPTY, 0);
         s
     }
 
     pub fn intern_disabled(&mut self, set: PlanSet) -> DisabledIdx {
+        if set.is_empty() {
+            return 0; // interned first, in State::new
+        }
         if let Some(i) = self.disabled_index.get(&set) {
             return *i;
         }

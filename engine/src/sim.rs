@@ -1269,11 +1269,21 @@ impl Sim {
     fn seats_and_families(&self, applied: &[(SkuIdx, DisabledIdx)]) -> (Vec<SkuIdx>, PlanSet) {
         let mut skus: Vec<SkuIdx> = applied.iter().map(|(s, _)| *s).collect();
         skus.dedup();
-        let mut plans = PlanSet::EMPTY;
+        // A family is enabled when any of its plans is: the union over paths of each path's
+        // families, precomputed per SKU for paths with nothing disabled.
+        let mut fam = PlanSet::EMPTY;
         for (s, d) in applied {
-            plans.union_with(&self.state.enabled(&self.catalog, *s, *d));
+            if *d == 0 {
+                fam.union_with(&self.catalog.sku_families[*s as usize]);
+            } else {
+                fam.union_with(&self.catalog.families_of(&self.state.enabled(
+                    &self.catalog,
+                    *s,
+                    *d,
+                )));
+            }
         }
-        (skus, self.catalog.families_of(&plans))
+        (skus, fam)
     }
 
     /// Settles a step: seats (R03) and loss or return of service families.
