@@ -96,7 +96,10 @@ fn main() {
     for record in [true, false] {
         let start = std::time::Instant::now();
         let mut events = 0;
-        let runs = 200;
+        let runs = std::env::var("RUNS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200);
         for s in 0..runs {
             events = run(&cat, s, record).1;
         }

@@ -9,6 +9,7 @@ use crate::event::*;
 use crate::model::{DisabledIdx, Path};
 use crate::sim::Sim;
 use crate::{GroupIdx, SkuIdx, UserIdx};
+use smallvec::SmallVec;
 
 /// Which of a user's group paths a step brings in line with their groups' intents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +56,7 @@ enum Cand {
 type PathCheck = Option<(ErrorKind, Vec<u16>)>;
 
 /// Per-SKU plan sets of a user's end state (small: a user holds a few SKUs).
-type SkuPlans = Vec<(SkuIdx, PlanSet)>;
+type SkuPlans = SmallVec<[(SkuIdx, PlanSet); 4]>;
 
 /// The checks of one path in R24's order against the end state.
 #[allow(clippy::too_many_arguments)]
@@ -122,7 +123,7 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
     let st = &sim.state;
     let user = &st.users[u as usize];
 
-    let mut involved: Vec<GroupIdx> = Vec::new();
+    let mut involved: SmallVec<[GroupIdx; 4]> = SmallVec::new();
     match focus {
         Focus::Group(g) => involved.push(g),
         Focus::All => {
@@ -147,17 +148,17 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
         Focus::Retry => false,
     };
 
-    let mut removals: Vec<usize> = Vec::new();
-    let mut drops: Vec<usize> = Vec::new();
-    let mut reactivate: Vec<usize> = Vec::new();
-    let mut batches: Vec<(GroupIdx, Vec<Cand>)> = Vec::new();
+    let mut removals: SmallVec<[usize; 4]> = SmallVec::new();
+    let mut drops: SmallVec<[usize; 4]> = SmallVec::new();
+    let mut reactivate: SmallVec<[usize; 4]> = SmallVec::new();
+    let mut batches: SmallVec<[(GroupIdx, SmallVec<[Cand; 4]>); 2]> = SmallVec::new();
     let mut changed = false;
     for &h in &involved {
         let grp = &st.groups[h as usize];
         let member = grp.alive && user.groups.binary_search(&h).is_ok();
         let desired: &[(SkuIdx, DisabledIdx)] = if member { &grp.licenses } else { &[] };
         let f = in_focus(h);
-        let mut batch = Vec::new();
+        let mut batch: SmallVec<[Cand; 4]> = SmallVec::new();
         for (i, p) in user.paths.iter().enumerate() {
             if p.source != Source::Group(h) {
                 continue;
@@ -229,7 +230,7 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
     }
 
     // ---- evaluation against the end state ----------------------------------------------------
-    let start_skus: Vec<SkuIdx> = user
+    let start_skus: SmallVec<[SkuIdx; 8]> = user
         .paths
         .iter()
         .filter(|p| p.state.applied())
@@ -237,7 +238,7 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
         .collect();
     let loc = st.effective_location(user, sim.config.tenant.default_usage_location);
     let mut proxy_conflict: Option<bool> = None;
-    let mut blocked = vec![false; removals.len()];
+    let mut blocked: SmallVec<[bool; 4]> = SmallVec::from_elem(false, removals.len());
     let enabled_of = |p: &Path| st.enabled(&catalog, p.sku, p.disabled);
     let cand_sku = |c: &Cand| match c {
         Cand::New { sku, .. } => *sku,
@@ -247,9 +248,9 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
         Cand::New { sku, disabled, .. } => st.enabled(&catalog, *sku, *disabled),
         Cand::Retry { idx } => enabled_of(&user.paths[*idx]),
     };
-    let mut results: Vec<Vec<PathCheck>>;
+    let mut results: SmallVec<[SmallVec<[PathCheck; 4]>; 2]>;
     loop {
-        let mut end: SkuPlans = Vec::new();
+        let mut end: SkuPlans = SmallVec::new();
         for (i, p) in user.paths.iter().enumerate() {
             if !p.state.applied() {
                 continue;
@@ -261,12 +262,12 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
             }
             end.push((p.sku, enabled_of(p)));
         }
-        let mut granted: Vec<SkuIdx> = Vec::new();
-        results = Vec::with_capacity(batches.len());
+        let mut granted: SmallVec<[SkuIdx; 4]> = SmallVec::new();
+        results = SmallVec::new();
         let mut accepted_plans = PlanSet::EMPTY;
         for (_, batch) in &batches {
             let cp: SkuPlans = batch.iter().map(|c| (cand_sku(c), cand_plans(c))).collect();
-            let mut errs = Vec::with_capacity(batch.len());
+            let mut errs: SmallVec<[PathCheck; 4]> = SmallVec::new();
             for (k, (sku, plans)) in cp.iter().enumerate() {
                 let mut other = plans_except(&end, *sku);
                 let mut all = plans_all(&end);
@@ -340,9 +341,9 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
             first_error = Some(e);
         }
     };
-    let mut out: Vec<Outcome> = Vec::new();
-    let mut new_paths: Vec<Path> = Vec::new();
-    let mut set_state: Vec<(usize, PathState, ErrorKind)> = Vec::new();
+    let mut out: SmallVec<[Outcome; 8]> = SmallVec::new();
+    let mut new_paths: SmallVec<[Path; 4]> = SmallVec::new();
+    let mut set_state: SmallVec<[(usize, PathState, ErrorKind); 4]> = SmallVec::new();
     for (r, &i) in removals.iter().enumerate() {
         if blocked[r] {
             note(ErrorKind::DependencyViolation);
@@ -402,14 +403,14 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
             });
         }
     }
-    let mut gone: Vec<usize> = drops;
+    let mut gone: SmallVec<[usize; 4]> = drops;
     for (r, &i) in removals.iter().enumerate() {
         if !blocked[r] {
             gone.push(i);
         }
     }
     gone.sort_unstable();
-    let mut group_delta: Vec<(GroupIdx, i64)> = Vec::new();
+    let mut group_delta: SmallVec<[(GroupIdx, i64); 4]> = SmallVec::new();
     for &i in gone.iter().rev() {
         let p = user.paths.remove(i);
         if let Source::Group(h) = p.source {
@@ -495,7 +496,7 @@ pub(crate) fn direct_call(
         p.source == Source::Direct
             && (remove.contains(&p.sku) || add.iter().any(|(s, _)| *s == p.sku))
     };
-    let mut end: SkuPlans = Vec::new();
+    let mut end: SkuPlans = SmallVec::new();
     let mut end_active = PlanSet::EMPTY;
     let mut before_all = PlanSet::EMPTY;
     for p in &user.paths {
@@ -518,7 +519,7 @@ pub(crate) fn direct_call(
         end.push((*s, e));
     }
     let end_all = plans_all(&end);
-    let mut granted: Vec<SkuIdx> = Vec::new();
+    let mut granted: SmallVec<[SkuIdx; 4]> = SmallVec::new();
     let mut proxy_conflict = None;
     for (s, d) in add {
         let plans = st.enabled(&catalog, *s, *d);
@@ -558,7 +559,7 @@ pub(crate) fn direct_call(
     }
     // Apply.
     let now = sim.now;
-    let mut out = Vec::new();
+    let mut out: SmallVec<[Outcome; 8]> = SmallVec::new();
     let user = &mut sim.state.users[u as usize];
     user.paths.retain(|p| {
         let gone = p.source == Source::Direct && remove.contains(&p.sku);
