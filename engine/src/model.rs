@@ -130,6 +130,8 @@ pub struct State {
     pub group_by_name: BTreeMap<String, GroupIdx>,
     /// Proxy address hash -> number of live users holding it (R18).
     pub proxy_index: BTreeMap<u64, u32>,
+    /// Addresses of `proxy_index` held by more than one user.
+    pub shared_addresses: u64,
     /// Whether user indices are in byte-wise name order (then index order is name order).
     pub names_in_index_order: bool,
     /// (user, service family) pairs lost and not yet restored (for `ServiceRestored`).

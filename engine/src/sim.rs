@@ -476,9 +476,16 @@ impl Sim {
         for i in 0..self.address_count(u) {
             let h = self.address_hash(u, i);
             if add {
-                *self.state.proxy_index.entry(h).or_insert(0) += 1;
+                let c = self.state.proxy_index.entry(h).or_insert(0);
+                *c += 1;
+                if *c == 2 {
+                    self.state.shared_addresses += 1;
+                }
             } else if let Some(c) = self.state.proxy_index.get_mut(&h) {
                 *c -= 1;
+                if *c == 1 {
+                    self.state.shared_addresses -= 1;
+                }
                 if *c == 0 {
                     self.state.proxy_index.remove(&h);
                 }
@@ -505,12 +512,14 @@ impl Sim {
 
     /// R18: whether another live user holds one of this user's proxy addresses.
     pub(crate) fn proxy_conflict(&self, u: UserIdx) -> bool {
-        (0..self.address_count(u)).any(|i| {
-            self.state
-                .proxy_index
-                .get(&self.address_hash(u, i))
-                .is_some_and(|c| *c > 1)
-        })
+        // Most tenants have no shared address at all: then nobody has a conflict.
+        self.state.shared_addresses > 0
+            && (0..self.address_count(u)).any(|i| {
+                self.state
+                    .proxy_index
+                    .get(&self.address_hash(u, i))
+                    .is_some_and(|c| *c > 1)
+            })
     }
 
     fn delete_user(&mut self, u: UserIdx) -> Result<(), Rejection> {
