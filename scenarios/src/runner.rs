@@ -68,6 +68,40 @@ pub fn run_metrics(sc: &Scenario, seed: u64, run: u64) -> RunMetrics {
     m.finish(&sim, &sc.expect)
 }
 
+/// Checks SPEC 9 invariants 1-4 after every engine call (`--check`): slow, for debugging.
+#[derive(Default)]
+pub struct InvariantChecker {
+    /// The first violations found (at most 10), with the simulated time.
+    pub violations: Vec<String>,
+}
+
+impl Observer for InvariantChecker {
+    fn on_events(&mut self, sim: &Sim, events: &[TimedEvent], _after_input: bool) {
+        if self.violations.len() >= 10 {
+            return;
+        }
+        let t = events.last().map_or(sim.now(), |e| e.time_ms);
+        for v in engine::invariants::check(sim.catalog(), sim.state()) {
+            if self.violations.len() < 10 {
+                self.violations
+                    .push(format!("invariant violated at {t} ms: {v}"));
+            }
+        }
+    }
+}
+
+/// [`run_metrics`], checking the invariants after every engine call when `check` is set; a
+/// violation is reported as a failed expectation.
+pub fn run_metrics_checked(sc: &Scenario, seed: u64, run: u64, check: bool) -> RunMetrics {
+    if !check {
+        return run_metrics(sc, seed, run);
+    }
+    let mut c = InvariantChecker::default();
+    let (mut m, _) = run_metrics_with(sc, seed, run, &mut c);
+    m.expectation_failures.extend(c.violations);
+    m
+}
+
 /// One run with metrics and another observer (the log writer of `licsim record`).
 pub fn run_metrics_with(
     sc: &Scenario,

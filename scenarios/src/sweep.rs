@@ -114,10 +114,22 @@ pub fn run_rows(
     threads: Option<usize>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Vec<RunRow> {
+    run_rows_checked(sc, seed, runs, threads, false, progress)
+}
+
+/// [`run_rows`], with SPEC 9 invariants checked after every engine call when `check` is set.
+pub fn run_rows_checked(
+    sc: &Scenario,
+    seed: u64,
+    runs: u64,
+    threads: Option<usize>,
+    check: bool,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<RunRow> {
     par_runs(
         runs,
         threads,
-        |i| row_of(&crate::runner::run_metrics(sc, seed, i)),
+        |i| row_of(&crate::runner::run_metrics_checked(sc, seed, i, check)),
         progress,
     )
 }

@@ -155,3 +155,23 @@ fn a_recorded_run_is_the_same_run_as_in_a_sweep_and_replays_to_its_hash() {
     assert!(r.divergence.is_none(), "{:?}", r.divergence);
     assert_eq!(r.final_state_hash, rows[2].state_hash);
 }
+
+#[test]
+fn check_mode_finds_no_invariant_violation_in_the_builtin_migrations() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for name in [
+        "direct-to-group-ems-finance",
+        "audio-conferencing-dependency",
+        "e1-to-e3-remove-first",
+    ] {
+        let sc = scenarios::spec::load_scenario(&dir.join(format!("{name}.toml"))).unwrap();
+        let m = scenarios::runner::run_metrics_checked(&sc, 1, 0, true);
+        assert!(
+            !m.expectation_failures
+                .iter()
+                .any(|f| f.contains("invariant")),
+            "{name}: {:?}",
+            m.expectation_failures
+        );
+    }
+}

@@ -23,9 +23,16 @@ fn progress_bar(total: u64, name: &str) -> ProgressBar {
 
 /// Runs one scenario's sweep and builds its report. The progress bar goes to stderr only (and
 /// indicatif draws nothing when stderr is not a terminal).
-pub fn sweep(sc: &Scenario, runs: u64, seed: u64, threads: Option<usize>) -> SweepReport {
+pub fn sweep(
+    sc: &Scenario,
+    runs: u64,
+    seed: u64,
+    threads: Option<usize>,
+    check: bool,
+) -> SweepReport {
     let pb = progress_bar(runs, &sc.name);
-    let rows = scenarios::sweep::run_rows(sc, seed, runs, threads, &|n| pb.set_position(n));
+    let rows =
+        scenarios::sweep::run_rows_checked(sc, seed, runs, threads, check, &|n| pb.set_position(n));
     pb.finish_and_clear();
     scenarios::sweep::report(sc, seed, rows)
 }
@@ -37,6 +44,7 @@ pub fn run(
     threads: Option<usize>,
     out: Option<&Path>,
     format: Format,
+    check: bool,
 ) -> CmdResult {
     let mut scs = Vec::new();
     for p in paths {
@@ -46,7 +54,7 @@ pub fn run(
     for sc in &scs {
         let runs = seeds.unwrap_or(sc.seeds).max(1);
         let base = seed.unwrap_or(sc.seed);
-        reports.push(sweep(sc, runs, base, threads));
+        reports.push(sweep(sc, runs, base, threads, check));
     }
     if let Some(dir) = out {
         write_reports(dir, &reports)?;

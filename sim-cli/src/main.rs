@@ -86,6 +86,9 @@ enum Command {
         out: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+        /// Check SPEC 9 invariants after every engine call (slow); a violation fails the run.
+        #[arg(long)]
+        check: bool,
     },
     /// Record one run as a .simlog event log.
     Record {
@@ -148,7 +151,16 @@ fn main() -> ExitCode {
             threads,
             out,
             format,
-        } => cmd_run::run(&scenarios, seeds, seed, threads, out.as_deref(), format),
+            check,
+        } => cmd_run::run(
+            &scenarios,
+            seeds,
+            seed,
+            threads,
+            out.as_deref(),
+            format,
+            check,
+        ),
         Command::Record {
             scenario,
             seed,
