@@ -694,7 +694,7 @@ pub fn bench(args: BenchArgs) -> CmdResult {
         sweep,
         peak_rss: vm_hwm(),
     };
-    print!("{}", human(&report));
+    say_raw!("{}", human(&report));
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .map_err(|e| Failure::bad_input(format!("cannot create {}: {e}", dir.display())))?;

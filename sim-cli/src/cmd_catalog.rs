@@ -51,18 +51,20 @@ pub fn catalog(sku: Option<&str>, rules: &str, file: Option<&Path>) -> CmdResult
     let cat = load(rules, file)?;
     match sku {
         None => {
-            println!(
+            say!(
                 "{} SKUs, {} service plans (rules profile: {})\n",
                 cat.skus.len(),
                 cat.plans.len(),
                 cat.profile().name()
             );
-            println!(
+            say!(
                 "{:<24} {:<38} {:>5}  display name",
-                "skuPartNumber", "skuId", "plans"
+                "skuPartNumber",
+                "skuId",
+                "plans"
             );
             for s in &cat.skus {
-                println!(
+                say!(
                     "{:<24} {:<38} {:>5}  {}",
                     s.part_number,
                     s.guid,
@@ -70,19 +72,19 @@ pub fn catalog(sku: Option<&str>, rules: &str, file: Option<&Path>) -> CmdResult
                     s.display_name
                 );
             }
-            println!("\nMutually exclusive sets (R13):");
+            say!("\nMutually exclusive sets (R13):");
             for (name, set) in &cat.exclusive_sets {
                 let names: Vec<&str> = set.iter().map(|p| cat.plan(p).name.as_str()).collect();
-                println!("  {name}: {}", names.join(", "));
+                say!("  {name}: {}", names.join(", "));
             }
-            println!("Dependencies (R14-R16):");
+            say!("Dependencies (R14-R16):");
             for d in &cat.dependencies {
                 let pre: Vec<&str> = d
                     .prerequisites
                     .iter()
                     .map(|p| cat.plan(p).name.as_str())
                     .collect();
-                println!(
+                say!(
                     "  {} needs one of {}",
                     cat.plan(d.dependent).name,
                     pre.join(", ")
@@ -93,10 +95,10 @@ pub fn catalog(sku: Option<&str>, rules: &str, file: Option<&Path>) -> CmdResult
                 .iter()
                 .map(|p| cat.plan(p).name.as_str())
                 .collect();
-            println!("Mailbox plans (R18): {}", mb.join(", "));
+            say!("Mailbox plans (R18): {}", mb.join(", "));
             for (p, locs) in &cat.prohibited {
                 let l: Vec<String> = locs.iter().map(|l| loc_str(*l)).collect();
-                println!(
+                say!(
                     "Prohibited (R17): {} in {}",
                     cat.plan(*p).name,
                     l.join(", ")
@@ -112,10 +114,12 @@ pub fn catalog(sku: Option<&str>, rules: &str, file: Option<&Path>) -> CmdResult
                 return Err(Failure::bad_input(format!("unknown SKU {name}{hint}")));
             };
             let sku = cat.sku(s);
-            println!("{} ({}) {}", sku.part_number, sku.guid, sku.display_name);
-            println!(
+            say!("{} ({}) {}", sku.part_number, sku.guid, sku.display_name);
+            say!(
                 "{:<40} {:<38} {:<16} friendly name",
-                "servicePlanName", "servicePlanId", "family"
+                "servicePlanName",
+                "servicePlanId",
+                "family"
             );
             for p in &sku.plan_list {
                 let plan = cat.plan(*p);
@@ -137,7 +141,7 @@ pub fn catalog(sku: Option<&str>, rules: &str, file: Option<&Path>) -> CmdResult
                 } else {
                     format!(" [{}]", notes.join("; "))
                 };
-                println!(
+                say!(
                     "{:<40} {:<38} {:<16} {}{}",
                     plan.name,
                     plan.guid,

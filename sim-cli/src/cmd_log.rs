@@ -32,7 +32,7 @@ pub fn record(scenario: &Path, seed: Option<u64>, run: u64, output: &Path) -> Cm
     let bytes = obs.0.finish(sim.now(), sim.state_hash());
     log::write_atomic(output, &bytes)
         .map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", output.display())))?;
-    println!(
+    say!(
         "{}: {} events, {} bytes ({} bytes/event), seed {seed} run {run}, end {} , final state hash {:016x}",
         output.display(),
         events,
@@ -42,7 +42,7 @@ pub fn record(scenario: &Path, seed: Option<u64>, run: u64, output: &Path) -> Cm
         metrics.final_state_hash
     );
     for f in &metrics.expectation_failures {
-        println!("  expectation failed: {f}");
+        say!("  expectation failed: {f}");
     }
     Ok(exit::OK)
 }
@@ -68,7 +68,7 @@ pub fn replay(file: &Path, until: Option<u64>, at: Option<&str>, state: bool) ->
     let partial = stop != Stop::End;
     if state {
         let v = r.sim.state_json();
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&v).map_err(|e| Failure::internal(e.to_string()))?
         );
@@ -86,7 +86,7 @@ pub fn replay(file: &Path, until: Option<u64>, at: Option<&str>, state: bool) ->
     if state {
         eprintln!("{summary}");
     } else {
-        println!("{summary}");
+        say!("{summary}");
     }
     if let Some(d) = &r.divergence {
         let names = load_names(&bytes);
@@ -121,7 +121,7 @@ pub fn replay(file: &Path, until: Option<u64>, at: Option<&str>, state: bool) ->
         if state {
             eprintln!("{line}");
         } else {
-            println!("{line}");
+            say!("{line}");
         }
     }
     Ok(exit::OK)
@@ -147,7 +147,7 @@ pub fn inspect(
         .map_err(|e| Failure::bad_input(format!("{name}: {e}")))?;
     let names = Names::from_events(log.events());
     if format == InspectFormat::Human {
-        println!(
+        say!(
             "# {name}: scenario {}, seed {}, run {}, engine {}, catalogue {:016x}, {} records",
             log.header.scenario_name,
             log.header.seed,

@@ -60,14 +60,14 @@ pub fn run(
         write_reports(dir, &reports)?;
     }
     match format {
-        Format::Human => print!("{}", human_summary(&reports)),
+        Format::Human => say_raw!("{}", human_summary(&reports)),
         Format::Json => {
             let v = if reports.len() == 1 {
                 reports[0].to_json()
             } else {
                 serde_json::Value::Array(reports.iter().map(|r| r.to_json()).collect())
             };
-            println!(
+            say!(
                 "{}",
                 serde_json::to_string_pretty(&v).map_err(|e| Failure::internal(e.to_string()))?
             );
@@ -114,7 +114,7 @@ pub fn validate(path: &Path) -> CmdResult {
     let sc = load(path)?;
     let warnings = scenarios::spec::warnings(&sc);
     let users: u64 = sc.users.len() as u64 + sc.populations.iter().map(|p| p.count).sum::<u64>();
-    println!(
+    say!(
         "{}: ok — {} users, {} groups, {} plan steps, {} runs by default",
         path.display(),
         users,

@@ -2,6 +2,26 @@
 //! progress and exit statuses; the work is in the `scenarios` and `engine` crates.
 
 use clap::{Parser, Subcommand};
+
+/// `println!` that ends the program quietly when stdout is closed (`licsim inspect x | head`).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+/// `print!` with the same treatment of a closed stdout.
+macro_rules! say_raw {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if write!(std::io::stdout().lock(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
 use std::path::PathBuf;
 use std::process::ExitCode;
 
