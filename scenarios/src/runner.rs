@@ -259,21 +259,7 @@ impl Runner<'_> {
         }
         // Nested group members, once every group exists.
         for g in &sc.groups {
-            let nested: Vec<Member> = g
-                .members
-                .iter()
-                .filter_map(|m| match m {
-                    MemberRef::Group(h) => Some(Member::Group(self.group(h))),
-                    MemberRef::Users(_) => None,
-                })
-                .collect();
-            if !nested.is_empty() {
-                let group = self.group(&g.id);
-                self.apply(Input::AddMembers {
-                    group,
-                    members: nested,
-                });
-            }
+            self.add_nested(g);
         }
         for g in &sc.groups {
             if !g.licenses.is_empty() {
@@ -361,6 +347,25 @@ impl Runner<'_> {
         }
     }
 
+    /// Adds a group's member groups (nesting: R09, their members get nothing from it).
+    fn add_nested(&mut self, g: &GroupSpec) {
+        let nested: Vec<Member> = g
+            .members
+            .iter()
+            .filter_map(|m| match m {
+                MemberRef::Group(h) => Some(Member::Group(self.group(h))),
+                MemberRef::Users(_) => None,
+            })
+            .collect();
+        if !nested.is_empty() {
+            let group = self.group(&g.id);
+            self.apply(Input::AddMembers {
+                group,
+                members: nested,
+            });
+        }
+    }
+
     fn create_group(&mut self, g: &GroupSpec, setup: bool) -> bool {
         let mut members = Vec::new();
         if g.rule.is_none() {
@@ -382,20 +387,7 @@ impl Runner<'_> {
         });
         if ok && !setup {
             let group = self.group(&g.id);
-            let nested: Vec<Member> = g
-                .members
-                .iter()
-                .filter_map(|m| match m {
-                    MemberRef::Group(h) => Some(Member::Group(self.group(h))),
-                    MemberRef::Users(_) => None,
-                })
-                .collect();
-            if !nested.is_empty() {
-                self.apply(Input::AddMembers {
-                    group,
-                    members: nested,
-                });
-            }
+            self.add_nested(g);
             if !g.licenses.is_empty() {
                 self.apply(Input::AssignGroupLicense {
                     group,

@@ -23,28 +23,8 @@ pub fn load(rules: &str, file: Option<&Path>) -> Result<Catalog, Failure> {
     Catalog::build(spec).map_err(|e| Failure::bad_input(e.to_string()))
 }
 
-fn nearest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let up = name.to_ascii_uppercase();
-    candidates
-        .map(|c| (distance(&up, &c.to_ascii_uppercase()), c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
-        .min()
-        .map(|(_, c)| c)
-}
-
-fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut cur = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+fn nearest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    scenarios::spec::nearest(&name.to_ascii_uppercase(), candidates)
 }
 
 pub fn catalog(sku: Option<&str>, rules: &str, file: Option<&Path>) -> CmdResult {
