@@ -3,6 +3,17 @@
 //! Scenario files (TOML, SPEC section 5) and their parser, population generation, faults, the
 //! plan runner that drives the engine, per-run metrics (SPEC 6), sweeps over seeds and reports.
 //! Knows nothing of the command line.
+//!
+//! ```
+//! let sc = scenarios::spec::parse_scenario(
+//!     "doc.toml",
+//!     "[tenant]\nsubscriptions = { ENTERPRISEPACK = 2 }\n[[users]]\nid = \"alice\"\nusage_location = \"US\"\ndirect = [\"ENTERPRISEPACK\"]\n",
+//!     None,
+//! )
+//! .unwrap();
+//! let m = scenarios::runner::run_metrics(&sc, 1, 0);
+//! assert_eq!(m.consumption["ENTERPRISEPACK"].peak, 1);
+//! ```
 
 pub mod bench;
 pub mod chart;
