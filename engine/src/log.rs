@@ -335,51 +335,95 @@ pub fn read_header(bytes: &[u8]) -> Result<(Header, usize), LogError> {
     Ok((header, end))
 }
 
+/// Reads the records after the header one at a time (a streaming reader: replay holds only the
+/// events it has not matched yet). After the trailer, an error or the end, it yields `None`; a
+/// missing trailer is reported as a truncation.
+pub struct Records<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    count: u64,
+    trailer_seen: bool,
+    done: bool,
+}
+
+impl<'a> Records<'a> {
+    /// Records of a log whose header ends at `pos` (see [`read_header`]).
+    pub fn new(bytes: &'a [u8], pos: usize) -> Records<'a> {
+        Records {
+            bytes,
+            pos,
+            count: 0,
+            trailer_seen: false,
+            done: false,
+        }
+    }
+    fn last_good(&self) -> Option<u64> {
+        self.count.checked_sub(1)
+    }
+}
+
+impl Iterator for Records<'_> {
+    /// (byte offset, record), or the error that ends the log.
+    type Item = Result<(u64, Record), LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let pos = self.pos;
+        let fail = |kind, last_good| LogError {
+            offset: pos as u64,
+            last_good_record: last_good,
+            kind,
+        };
+        if pos >= self.bytes.len() {
+            self.done = true;
+            return if self.trailer_seen {
+                None
+            } else {
+                Some(Err(fail(LogErrorKind::Truncated, self.last_good())))
+            };
+        }
+        if self.trailer_seen {
+            self.done = true;
+            return Some(Err(fail(LogErrorKind::TrailingData, self.last_good())));
+        }
+        let r = read_frame(self.bytes, pos, MAX_RECORD_BYTES, self.last_good()).and_then(
+            |(start, end)| {
+                decode_limited::<Record>(&self.bytes[start..end])
+                    .map(|r| (r, end))
+                    .map_err(|m| fail(LogErrorKind::Decode(m), self.last_good()))
+            },
+        );
+        match r {
+            Ok((record, end)) => {
+                self.pos = end;
+                self.count += 1;
+                self.trailer_seen = matches!(record, Record::Trailer { .. });
+                Some(Ok((pos as u64, record)))
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
 /// Reads a whole log; an error in the records keeps every good record before it.
 pub fn read_log(bytes: &[u8]) -> Result<Log, LogError> {
-    let (header, mut pos) = read_header(bytes)?;
+    let (header, pos) = read_header(bytes)?;
     let mut records = Vec::new();
     let mut offsets = Vec::new();
     let mut error = None;
-    while pos < bytes.len() {
-        let last_good = records.len().checked_sub(1).map(|i| i as u64);
-        if matches!(records.last(), Some(Record::Trailer { .. })) {
-            error = Some(LogError {
-                offset: pos as u64,
-                last_good_record: last_good,
-                kind: LogErrorKind::TrailingData,
-            });
-            break;
-        }
-        match read_frame(bytes, pos, MAX_RECORD_BYTES, last_good) {
-            Err(e) => {
-                error = Some(e);
-                break;
+    for r in Records::new(bytes, pos) {
+        match r {
+            Ok((offset, record)) => {
+                offsets.push(offset);
+                records.push(record);
             }
-            Ok((start, end)) => match decode_limited::<Record>(&bytes[start..end]) {
-                Ok(r) => {
-                    offsets.push(pos as u64);
-                    records.push(r);
-                    pos = end;
-                }
-                Err(m) => {
-                    error = Some(LogError {
-                        offset: pos as u64,
-                        last_good_record: last_good,
-                        kind: LogErrorKind::Decode(m),
-                    });
-                    break;
-                }
-            },
+            Err(e) => error = Some(e),
         }
-    }
-    if error.is_none() && !matches!(records.last(), Some(Record::Trailer { .. })) {
-        let last_good = records.len().checked_sub(1).map(|i| i as u64);
-        error = Some(LogError {
-            offset: pos as u64,
-            last_good_record: last_good,
-            kind: LogErrorKind::Truncated,
-        });
     }
     Ok(Log {
         header,
@@ -391,11 +435,14 @@ pub fn read_log(bytes: &[u8]) -> Result<Log, LogError> {
 
 /// Counts the events of a log by decoding every record (the codec floor of replay).
 pub fn decode_count(bytes: &[u8]) -> Result<u64, LogError> {
-    let log = read_log(bytes)?;
-    if let Some(e) = log.error {
-        return Err(e);
+    let (_, pos) = read_header(bytes)?;
+    let mut n = 0;
+    for r in Records::new(bytes, pos) {
+        if let Record::Event(_) = r?.1 {
+            n += 1;
+        }
     }
-    Ok(log.events().count() as u64)
+    Ok(n)
 }
 
 // ---- replay ------------------------------------------------------------------------------------
@@ -436,68 +483,138 @@ pub struct ReplayReport {
     pub error: Option<LogError>,
 }
 
-/// Replays a log: re-applies its inputs and checks every outcome and recorded hash.
+/// Replays a log: re-applies its inputs and checks every outcome and recorded hash. The log is
+/// read as a stream: only the events not matched yet are held.
 pub fn replay(bytes: &[u8], stop: Stop) -> Result<ReplayReport, LogError> {
-    let log = read_log(bytes)?;
-    replay_log(log, stop)
-}
-
-pub fn replay_log(log: Log, stop: Stop) -> Result<ReplayReport, LogError> {
-    let cat = Catalog::build(log.header.catalog.clone()).map_err(|e| LogError {
+    let (header, pos) = read_header(bytes)?;
+    let cat = Catalog::build(header.catalog.clone()).map_err(|e| LogError {
         offset: 12,
         last_good_record: None,
         kind: LogErrorKind::Decode(e.to_string()),
     })?;
-    if cat.fingerprint() != log.header.catalog_fingerprint {
+    if cat.fingerprint() != header.catalog_fingerprint {
         return Err(LogError {
             offset: 12,
             last_good_record: None,
             kind: LogErrorKind::CatalogMismatch,
         });
     }
-    let complete = log.complete();
-    let mut sim = Sim::new(Arc::new(cat), log.header.config.clone());
-    let expected: Vec<&TimedEvent> = log.events().collect();
-    let mut checkpoints: Vec<(u64, u64)> = Vec::new();
-    let mut trailer = None;
-    for r in &log.records {
-        match r {
-            Record::Checkpoint { events, state_hash } => checkpoints.push((*events, *state_hash)),
-            Record::Trailer {
-                end_time_ms,
-                final_state_hash,
-                ..
-            } => trailer = Some((*end_time_ms, *final_state_hash)),
-            Record::Event(_) => {}
+    let sim = Sim::new(Arc::new(cat), header.config.clone());
+    let mut r = Replayer {
+        records: Records::new(bytes, pos),
+        pending: std::collections::VecDeque::new(),
+        checkpoints: std::collections::VecDeque::new(),
+        trailer: None,
+        error: None,
+        eof: false,
+        matched: 0,
+        verified: 0,
+        sim,
+    };
+    let divergence = r.run(stop);
+    let complete = r.trailer.is_some() && r.error.is_none();
+    let mut sim = r.sim;
+    sim.clear_events();
+    Ok(ReplayReport {
+        final_state_hash: sim.state_hash(),
+        sim,
+        header,
+        events: r.matched,
+        checkpoints_verified: r.verified,
+        expected_final_hash: if divergence.is_none() && stop == Stop::End {
+            r.trailer.map(|t| t.1)
+        } else {
+            None
+        },
+        divergence,
+        complete,
+        error: r.error,
+    })
+}
+
+struct Replayer<'a> {
+    records: Records<'a>,
+    /// Logged events read and not yet matched, in order.
+    pending: std::collections::VecDeque<TimedEvent>,
+    checkpoints: std::collections::VecDeque<(u64, u64)>,
+    /// (end time, final state hash)
+    trailer: Option<(u64, u64)>,
+    error: Option<LogError>,
+    eof: bool,
+    matched: u64,
+    verified: u64,
+    sim: Sim,
+}
+
+impl Replayer<'_> {
+    /// Reads one more record; false at the end of the log.
+    fn read(&mut self) -> bool {
+        if self.eof {
+            return false;
+        }
+        match self.records.next() {
+            Some(Ok((_, Record::Event(e)))) => self.pending.push_back(e),
+            Some(Ok((_, Record::Checkpoint { events, state_hash }))) => {
+                self.checkpoints.push_back((events, state_hash))
+            }
+            Some(Ok((
+                _,
+                Record::Trailer {
+                    end_time_ms,
+                    final_state_hash,
+                    ..
+                },
+            ))) => self.trailer = Some((end_time_ms, final_state_hash)),
+            Some(Err(e)) => {
+                self.error = Some(e);
+                self.eof = true;
+            }
+            None => self.eof = true,
+        }
+        !self.eof
+    }
+
+    /// Position in `pending` of the next logged input, reading as far as needed.
+    fn next_input(&mut self) -> Option<usize> {
+        let mut from = 0;
+        loop {
+            if let Some(k) = self
+                .pending
+                .iter()
+                .skip(from)
+                .position(|e| matches!(e.event, Event::Input(_)))
+            {
+                return Some(from + k);
+            }
+            from = self.pending.len();
+            if !self.read() && self.pending.len() == from {
+                return None;
+            }
         }
     }
-    let mut cursor = 0usize;
-    let mut verified = 0u64;
-    let mut divergence: Option<Divergence> = None;
-    let mut produced: Vec<TimedEvent> = Vec::new();
-    let mut ck = 0usize;
-    let compare = |produced: &mut Vec<TimedEvent>,
-                   cursor: &mut usize,
-                   allow_short: bool|
-     -> Option<Divergence> {
-        for (k, e) in produced.drain(..).enumerate() {
-            let i = *cursor;
-            match expected.get(i) {
-                Some(x) if **x == e => *cursor += 1,
+
+    /// Compares what the engine produced with the log, in order.
+    fn compare(&mut self, allow_short: bool) -> Option<Divergence> {
+        let produced = self.sim.take_events();
+        for e in produced {
+            while self.pending.is_empty() && self.read() {}
+            match self.pending.pop_front() {
+                Some(x) if x == e => self.matched += 1,
                 Some(x) => {
                     return Some(Divergence {
-                        index: i as u64,
+                        index: self.matched,
                         time_ms: x.time_ms,
-                        expected: Some((*x).clone()),
+                        expected: Some(x),
                         actual: Some(e),
                         note: String::new(),
                     });
                 }
-                None if allow_short => return None,
+                None if allow_short || self.error.is_some() || self.trailer.is_none() => {
+                    return None;
+                }
                 None => {
-                    let _ = k;
                     return Some(Divergence {
-                        index: i as u64,
+                        index: self.matched,
                         time_ms: e.time_ms,
                         expected: None,
                         actual: Some(e),
@@ -507,118 +624,101 @@ pub fn replay_log(log: Log, stop: Stop) -> Result<ReplayReport, LogError> {
             }
         }
         None
-    };
-    let inputs: Vec<(usize, &TimedEvent)> = expected
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| matches!(e.event, Event::Input(_)))
-        .map(|(i, e)| (i, *e))
-        .collect();
-    let mut stopped_early = false;
-    for (pos, e) in inputs {
-        if let Stop::UntilEvent(n) = stop
-            && cursor as u64 >= n
-        {
-            stopped_early = true;
-            break;
-        }
-        if let Stop::AtTime(t) = stop
-            && e.time_ms > t
-        {
-            sim.advance_to(t);
-            sim.drain_events_into(&mut produced);
-            divergence = compare(&mut produced, &mut cursor, true);
-            stopped_early = true;
-            break;
-        }
-        if cursor > pos {
-            divergence = Some(Divergence {
-                index: pos as u64,
-                time_ms: e.time_ms,
-                expected: Some(e.clone()),
-                actual: None,
-                note: "the replay went past this input".into(),
-            });
-            break;
-        }
-        let Event::Input(input) = &e.event else {
-            continue;
-        };
-        let _ = sim.apply(e.time_ms, input.clone());
-        sim.drain_events_into(&mut produced);
-        divergence = compare(&mut produced, &mut cursor, !complete);
-        if divergence.is_some() {
-            break;
-        }
-        while ck < checkpoints.len() && checkpoints[ck].0 < cursor as u64 {
-            ck += 1;
-        }
-        if ck < checkpoints.len() && checkpoints[ck].0 == cursor as u64 {
-            let h = sim.state_hash();
-            if h != checkpoints[ck].1 {
-                divergence = Some(Divergence {
-                    index: cursor as u64,
-                    time_ms: sim.now(),
-                    expected: None,
-                    actual: None,
-                    note: format!(
-                        "state hash {h:016x} differs from the checkpoint's {:016x}",
-                        checkpoints[ck].1
-                    ),
-                });
+    }
+
+    fn check_hash(&mut self) -> Option<Divergence> {
+        while let Some(&(events, hash)) = self.checkpoints.front() {
+            if events > self.matched {
                 break;
             }
-            verified += 1;
-            ck += 1;
+            self.checkpoints.pop_front();
+            if events == self.matched {
+                let h = self.sim.state_hash();
+                if h != hash {
+                    return Some(Divergence {
+                        index: self.matched,
+                        time_ms: self.sim.now(),
+                        expected: None,
+                        actual: None,
+                        note: format!(
+                            "state hash {h:016x} differs from the checkpoint's {hash:016x}"
+                        ),
+                    });
+                }
+                self.verified += 1;
+            }
         }
+        None
     }
-    let mut expected_final_hash = None;
-    if divergence.is_none() && !stopped_early {
-        if let Some((end, hash)) = trailer {
-            sim.advance_to(end);
-            sim.drain_events_into(&mut produced);
-            divergence = compare(&mut produced, &mut cursor, false);
-            expected_final_hash = Some(hash);
-            if divergence.is_none() && cursor < expected.len() {
-                let x = expected[cursor];
-                divergence = Some(Divergence {
-                    index: cursor as u64,
+
+    fn run(&mut self, stop: Stop) -> Option<Divergence> {
+        while let Some(k) = self.next_input() {
+            let (time, input) = match &self.pending[k] {
+                TimedEvent {
+                    time_ms,
+                    event: Event::Input(i),
+                } => (*time_ms, i.clone()),
+                _ => unreachable!("next_input returns inputs"),
+            };
+            if let Stop::UntilEvent(n) = stop
+                && self.matched >= n
+            {
+                return None;
+            }
+            if let Stop::AtTime(t) = stop
+                && time > t
+            {
+                self.sim.advance_to(t);
+                return self.compare(true);
+            }
+            let _ = self.sim.apply(time, input);
+            if let Some(d) = self.compare(false) {
+                return Some(d);
+            }
+            // Checkpoints recorded right after this apply follow its events in the log.
+            while self.pending.is_empty()
+                && self.checkpoints.back().is_none_or(|c| c.0 < self.matched)
+                && self.read()
+            {}
+            if let Some(d) = self.check_hash() {
+                return Some(d);
+            }
+        }
+        // The end of the log: the trailer (or a truncation).
+        while self.read() {}
+        if let Stop::AtTime(t) = stop {
+            self.sim.advance_to(t);
+            return self.compare(true);
+        }
+        if let (Stop::End, Some((end, hash))) = (stop, self.trailer) {
+            self.sim.advance_to(end);
+            if let Some(d) = self.compare(false) {
+                return Some(d);
+            }
+            if let Some(x) = self.pending.pop_front() {
+                return Some(Divergence {
+                    index: self.matched,
                     time_ms: x.time_ms,
-                    expected: Some(x.clone()),
+                    expected: Some(x),
                     actual: None,
                     note: "the replay ended before this event".into(),
                 });
             }
-            if divergence.is_none() && sim.state_hash() != hash {
-                divergence = Some(Divergence {
-                    index: cursor as u64,
-                    time_ms: sim.now(),
+            let h = self.sim.state_hash();
+            if h != hash {
+                return Some(Divergence {
+                    index: self.matched,
+                    time_ms: self.sim.now(),
                     expected: None,
                     actual: None,
                     note: format!(
-                        "final state hash {:016x} differs from the trailer's {hash:016x}",
-                        sim.state_hash()
+                        "final state hash {h:016x} differs from the trailer's {hash:016x}"
                     ),
                 });
             }
-        } else if let Stop::AtTime(t) = stop {
-            sim.advance_to(t);
-            sim.drain_events_into(&mut produced);
-            divergence = compare(&mut produced, &mut cursor, true);
         }
+        None
     }
-    sim.clear_events();
-    Ok(ReplayReport {
-        final_state_hash: sim.state_hash(),
-        sim,
-        header: log.header,
-        events: cursor as u64,
-        checkpoints_verified: verified,
-        expected_final_hash,
-        divergence,
-        complete,
-        error: log.error,
-    })
 }
 
 // ---- inspect -----------------------------------------------------------------------------------
