@@ -128,6 +128,7 @@ pub fn run_once(sc: &Scenario, seed: u64, run: u64, observer: &mut dyn Observer)
         service_lost: false,
         rng: dist::rng_for(seed, run, STREAM_SCENARIO),
         stopped: false,
+        populations: Vec::new(),
     };
     r.setup();
     r.plan();
@@ -143,6 +144,9 @@ struct Runner<'a> {
     service_lost: bool,
     rng: ChaCha8Rng,
     stopped: bool,
+    /// The users each population created (by population index, in population order); a
+    /// member that was deleted later is filtered out when used.
+    populations: Vec<Vec<UserIdx>>,
 }
 
 const NO_GROUP: GroupIdx = GroupIdx::MAX;
@@ -219,14 +223,19 @@ impl Runner<'_> {
             });
         }
         for p in &sc.populations {
+            let mut members = Vec::with_capacity(p.count.min(1 << 24) as usize);
             for i in 1..=p.count {
-                self.apply(Input::CreateUser {
+                let next = self.sim.state().users.len() as UserIdx;
+                if self.apply(Input::CreateUser {
                     name: p.id(i),
                     usage_location: p.usage_location,
                     proxy_addresses: Vec::new(),
                     attributes: p.attributes.clone(),
-                });
+                }) {
+                    members.push(next);
+                }
             }
+            self.populations.push(members);
         }
         for u in &sc.users {
             if !u.direct.is_empty() {
@@ -238,12 +247,12 @@ impl Runner<'_> {
                 });
             }
         }
-        for p in &sc.populations {
+        for (pi, p) in sc.populations.iter().enumerate() {
             if p.direct.is_empty() {
                 continue;
             }
-            for i in 1..=p.count {
-                let user = self.user(&p.id(i));
+            for k in 0..self.populations[pi].len() {
+                let user = self.populations[pi][k];
                 self.apply(Input::AssignUserLicense {
                     user,
                     add: p.direct.clone(),
@@ -274,10 +283,12 @@ impl Runner<'_> {
     }
 
     fn population_members(&self, name: &str) -> Vec<UserIdx> {
-        match self.sc.populations.iter().find(|p| p.name == name) {
-            Some(p) => (1..=p.count)
-                .map(|i| self.user(&p.id(i)))
-                .filter(|u| *u != NO_USER)
+        let st = self.sim.state();
+        match self.sc.populations.iter().position(|p| p.name == name) {
+            Some(pi) => self.populations[pi]
+                .iter()
+                .copied()
+                .filter(|u| st.users[*u as usize].alive)
                 .collect(),
             None => Vec::new(),
         }
