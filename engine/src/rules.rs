@@ -439,6 +439,7 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
             state: p.state,
             error: p.error,
         });
+        user.paths.reserve_exact(1); // most users hold one or two paths: no spare capacity
         user.paths.push(p);
     }
     user.paths.sort_by_key(|p| (p.sku, p.source));
@@ -591,6 +592,7 @@ pub(crate) fn direct_call(
                 }
             }
             None => {
+                user.paths.reserve_exact(1);
                 user.paths.push(Path {
                     sku: *s,
                     state: PathState::Active,
