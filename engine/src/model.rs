@@ -29,8 +29,8 @@ pub struct User {
     pub usage_location: Option<Loc>,
     /// Lower-cased addresses without the `smtp:` prefix; empty means the primary only.
     pub proxy_addresses: Vec<String>,
-    /// (attribute name index, value), sorted by name index.
-    pub attributes: Vec<(u16, String)>,
+    /// (attribute name index, value index in `State::attribute_values`), sorted by name index.
+    pub attributes: Vec<(u16, u32)>,
     /// Sorted by (sku, source).
     pub paths: Vec<Path>,
     /// Groups the user is a direct member of, sorted.
@@ -126,6 +126,9 @@ pub struct State {
     pub disabled_sets: Vec<PlanSet>,
     pub disabled_index: BTreeMap<PlanSet, DisabledIdx>,
     pub attribute_names: Vec<String>,
+    /// Interned attribute values (users share "Sales", "Finance", ...).
+    pub attribute_values: Vec<String>,
+    pub attribute_value_index: BTreeMap<String, u32>,
     pub user_by_name: BTreeMap<String, UserIdx>,
     pub group_by_name: BTreeMap<String, GroupIdx>,
     /// Proxy address hash -> number of live users holding it (R18).
@@ -195,6 +198,16 @@ impl State {
     pub fn live_group(&self, g: GroupIdx) -> Option<&Group> {
         self.groups.get(g as usize).filter(|x| x.alive)
     }
+    /// The index of an attribute value, interning it.
+    pub fn intern_attribute_value(&mut self, v: &str) -> u32 {
+        if let Some(i) = self.attribute_value_index.get(v) {
+            return *i;
+        }
+        let i = self.attribute_values.len() as u32;
+        self.attribute_values.push(v.to_string());
+        self.attribute_value_index.insert(v.to_string(), i);
+        i
+    }
     pub fn attribute_index(&self, name: &str) -> Option<u16> {
         self.attribute_names
             .iter()
@@ -206,7 +219,7 @@ impl State {
         u.attributes
             .iter()
             .find(|(k, _)| *k == i)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| self.attribute_values[*v as usize].as_str())
     }
     /// The user's usage location for group paths (R10): its own, else the tenant default.
     pub fn effective_location(&self, u: &User, default: Option<Loc>) -> Option<Loc> {
@@ -265,7 +278,7 @@ impl State {
             h.word(u.attributes.len() as u64);
             for (k, v) in &u.attributes {
                 h.str(&self.attribute_names[*k as usize]);
-                h.str(v);
+                h.str(&self.attribute_values[*v as usize]);
             }
             h.word(u.paths.len() as u64);
             for p in &u.paths {

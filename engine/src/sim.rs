@@ -416,8 +416,9 @@ impl Sim {
         let mut attrs = Vec::new();
         for (k, v) in attributes {
             let ki = self.intern_attribute(k);
-            attrs.retain(|(a, _): &(u16, String)| *a != ki);
-            attrs.push((ki, v.clone()));
+            let vi = self.state.intern_attribute_value(v);
+            attrs.retain(|(a, _): &(u16, u32)| *a != ki);
+            attrs.push((ki, vi));
         }
         attrs.sort();
         self.state.users.push(User {
@@ -585,10 +586,13 @@ impl Sim {
     ) -> Result<(), Rejection> {
         self.user_mut(u)?;
         let ki = self.intern_attribute(key);
+        let vi = value
+            .as_deref()
+            .map(|v| self.state.intern_attribute_value(v));
         let user = &mut self.state.users[u as usize];
         user.attributes.retain(|(k, _)| *k != ki);
-        if let Some(v) = value {
-            user.attributes.push((ki, v.clone()));
+        if let Some(vi) = vi {
+            user.attributes.push((ki, vi));
             user.attributes.sort();
         }
         let key = key.to_ascii_lowercase();
