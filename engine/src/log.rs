@@ -626,6 +626,18 @@ impl Replayer<'_> {
         None
     }
 
+    /// A divergence when the state hash is not the one the log recorded.
+    fn hash_mismatch(&self, expected: u64, recorded_by: &str) -> Option<Divergence> {
+        let h = self.sim.state_hash();
+        (h != expected).then(|| Divergence {
+            index: self.matched,
+            time_ms: self.sim.now(),
+            expected: None,
+            actual: None,
+            note: format!("state hash {h:016x} differs from {recorded_by} {expected:016x}"),
+        })
+    }
+
     fn check_hash(&mut self) -> Option<Divergence> {
         while let Some(&(events, hash)) = self.checkpoints.front() {
             if events > self.matched {
@@ -633,17 +645,8 @@ impl Replayer<'_> {
             }
             self.checkpoints.pop_front();
             if events == self.matched {
-                let h = self.sim.state_hash();
-                if h != hash {
-                    return Some(Divergence {
-                        index: self.matched,
-                        time_ms: self.sim.now(),
-                        expected: None,
-                        actual: None,
-                        note: format!(
-                            "state hash {h:016x} differs from the checkpoint's {hash:016x}"
-                        ),
-                    });
+                if let Some(d) = self.hash_mismatch(hash, "the checkpoint's") {
+                    return Some(d);
                 }
                 self.verified += 1;
             }
@@ -704,17 +707,8 @@ impl Replayer<'_> {
                     note: "the replay ended before this event".into(),
                 });
             }
-            let h = self.sim.state_hash();
-            if h != hash {
-                return Some(Divergence {
-                    index: self.matched,
-                    time_ms: self.sim.now(),
-                    expected: None,
-                    actual: None,
-                    note: format!(
-                        "final state hash {h:016x} differs from the trailer's {hash:016x}"
-                    ),
-                });
+            if let Some(d) = self.hash_mismatch(hash, "the trailer's") {
+                return Some(d);
             }
         }
         None
