@@ -33,7 +33,7 @@ pub fn record(scenario: &Path, seed: Option<u64>, run: u64, output: &Path) -> Cm
     log::write_atomic(output, &bytes)
         .map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", output.display())))?;
     say!(
-        "{}: {} events, {} bytes ({} bytes/event), seed {seed} run {run}, end {} , final state hash {:016x}",
+        "{}: {} events, {} bytes ({} bytes/event), seed {seed} run {run}, end {}, final state hash {:016x}",
         output.display(),
         events,
         bytes.len(),
