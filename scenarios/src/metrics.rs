@@ -257,7 +257,11 @@ impl MetricsObserver {
                         self.assignable.insert(*sku, units.assignable() as u64);
                         self.shortfall(*sku);
                     }
-                    Input::Marker(Marker::Step { step, .. }) => {
+                    // Waiting and gates change nothing: what is processed meanwhile is
+                    // attributed to the step that caused it.
+                    Input::Marker(Marker::Step { step, action })
+                        if !matches!(action.as_str(), "wait" | "wait_until_processed" | "gate") =>
+                    {
                         self.position = format!("step {step}")
                     }
                     Input::Marker(Marker::WaveStart { step, wave, .. }) => {

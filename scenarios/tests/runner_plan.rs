@@ -175,3 +175,58 @@ fn check_mode_finds_no_invariant_violation_in_the_builtin_migrations() {
         );
     }
 }
+
+#[test]
+fn custom_skus_family_overrides_and_rule_sets_from_the_tenant() {
+    let text = r#"
+[tenant]
+subscriptions = { CONTOSO_MAIL = 5, ENTERPRISEPACK = 5 }
+service_families = { CONTOSO_MAILBOX = "exchange" }
+exclusive_sets = { Mail = ["CONTOSO_MAILBOX", "EXCHANGE_S_ENTERPRISE"] }
+[[tenant.skus]]
+part_number = "CONTOSO_MAIL"
+guid = "00000000-0000-0000-0000-000000000001"
+plans = [{ name = "CONTOSO_MAILBOX", guid = "00000000-0000-0000-0000-000000000002" }]
+[[users]]
+id = "alice"
+usage_location = "US"
+direct = ["CONTOSO_MAIL"]
+[[plan]]
+action = "assign_direct"
+users = ["alice"]
+add = ["ENTERPRISEPACK"]
+[[plan]]
+action = "remove_direct"
+users = ["alice"]
+sku = "CONTOSO_MAIL"
+"#;
+    let sc = parse_scenario("custom.toml", text, None).unwrap_or_else(|e| panic!("{e}"));
+    let mbx = sc.catalog.plan_by_name("CONTOSO_MAILBOX").unwrap();
+    assert_eq!(
+        sc.catalog.family_name(sc.catalog.plan(mbx).family),
+        "exchange"
+    );
+    let m = run_metrics(&sc, 1, 0);
+    // The custom exclusive set rejects E3 next to the custom mailbox plan (R13)...
+    assert_eq!(m.rejected_calls.get("MutuallyExclusiveViolation"), Some(&1));
+    // ... and removing the only mailbox is a loss of the overridden family "exchange".
+    assert_eq!(m.service["exchange"].users_lost, 1);
+    assert_eq!(m.service["exchange"].still_lost_end, 1);
+}
+
+#[test]
+fn a_restored_service_closes_the_outage_and_counts_its_minutes() {
+    let text = "[[plan]]\naction = \"assign_group_license\"\ngroup = \"g\"\nadd = [\"STANDARDPACK\"]\n[[plan]]\naction = \"wait_until_processed\"\ngroup = \"g\"\n[[plan]]\naction = \"assign_group_license\"\ngroup = \"g\"\nremove = [\"STANDARDPACK\"]\n[[plan]]\naction = \"wait_until_processed\"\ngroup = \"g\"\n[[plan]]\naction = \"wait\"\nduration = \"1h\"\n[[plan]]\naction = \"assign_group_license\"\ngroup = \"g\"\nadd = [\"STANDARDPACK\"]\n";
+    let m = run(text);
+    let ex = &m.service["exchange"];
+    assert_eq!(ex.users_lost, 20);
+    assert_eq!(ex.outages, 20);
+    assert_eq!(ex.still_lost_end, 0);
+    assert!(
+        ex.longest_outage_ms >= 3_600_000,
+        "{}",
+        ex.longest_outage_ms
+    );
+    assert!(ex.user_minutes >= 20 * 60, "{}", ex.user_minutes);
+    assert_eq!(ex.by_step.get("step 3"), Some(&20));
+}
