@@ -359,3 +359,21 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+        #[test]
+        fn any_text_parses_or_fails_without_panic(s in "\\PC{0,40}", t in "[a-z =!\"'()\\[\\],.&|-]{0,40}") {
+            for text in [s, t] {
+                if let Ok(r) = Rule::parse(&text) {
+                    let _ = r.matches(&|_| Some("x"));
+                }
+            }
+        }
+    }
+}

@@ -118,6 +118,8 @@ const ALL_USERS: UserIdx = UserIdx::MAX;
 /// Limits that keep a bad log or scenario from exhausting memory.
 pub const MAX_USERS: usize = 50_000_000;
 pub const MAX_GROUPS: usize = 10_000_000;
+/// Distinct attribute names a tenant may use.
+pub const MAX_ATTRIBUTES: usize = 4096;
 
 /// Before-image of a user for one processing step: what it had enabled and consumed.
 pub(crate) struct Snapshot {
@@ -407,20 +409,20 @@ impl Sim {
         if self.state.users.len() >= MAX_USERS {
             return Err(Rejection::new(CallError::InvalidValue));
         }
+        let mut attrs = Vec::new();
+        for (k, v) in attributes {
+            let ki = self.intern_attribute(k)?;
+            let vi = self.state.intern_attribute_value(v);
+            attrs.retain(|(a, _): &(u16, u32)| *a != ki);
+            attrs.push((ki, vi));
+        }
+        attrs.sort();
         if let Some(last) = self.state.users.last()
             && last.name.as_str() >= name
         {
             self.state.names_in_index_order = false;
         }
         let idx = self.state.users.len() as UserIdx;
-        let mut attrs = Vec::new();
-        for (k, v) in attributes {
-            let ki = self.intern_attribute(k);
-            let vi = self.state.intern_attribute_value(v);
-            attrs.retain(|(a, _): &(u16, u32)| *a != ki);
-            attrs.push((ki, vi));
-        }
-        attrs.sort();
         self.state.users.push(User {
             name: name.to_string(),
             usage_location: loc,
@@ -447,13 +449,16 @@ impl Sim {
         Ok(())
     }
 
-    fn intern_attribute(&mut self, k: &str) -> u16 {
+    fn intern_attribute(&mut self, k: &str) -> Result<u16, Rejection> {
         let k = k.to_ascii_lowercase();
         match self.state.attribute_index(&k) {
-            Some(i) => i,
+            Some(i) => Ok(i),
+            None if self.state.attribute_names.len() >= MAX_ATTRIBUTES || k.len() > 256 => {
+                Err(Rejection::new(CallError::InvalidValue))
+            }
             None => {
                 self.state.attribute_names.push(k);
-                (self.state.attribute_names.len() - 1) as u16
+                Ok((self.state.attribute_names.len() - 1) as u16)
             }
         }
     }
@@ -585,7 +590,7 @@ impl Sim {
         value: &Option<String>,
     ) -> Result<(), Rejection> {
         self.user_mut(u)?;
-        let ki = self.intern_attribute(key);
+        let ki = self.intern_attribute(key)?;
         let vi = value
             .as_deref()
             .map(|v| self.state.intern_attribute_value(v));
