@@ -146,12 +146,22 @@ impl MetricsObserver {
         self.cat.sku(s).part_number.clone()
     }
 
+    /// The consumption record of a SKU (created on first use; no allocation afterwards).
+    fn consumption(&mut self, s: SkuIdx) -> &mut SkuConsumption {
+        let name = self.cat.sku(s).part_number.as_str();
+        if !self.m.consumption.contains_key(name) {
+            self.m
+                .consumption
+                .insert(name.to_string(), SkuConsumption::default());
+        }
+        self.m.consumption.get_mut(name).expect("inserted above")
+    }
+
     fn shortfall(&mut self, s: SkuIdx) {
         let demand = self.consumed.get(&s).copied().unwrap_or(0)
             + self.cv_users.get(&s).map_or(0, |m| m.len() as u64);
         let assignable = self.assignable.get(&s).copied().unwrap_or(0);
-        let name = self.sku_name(s);
-        let c = self.m.consumption.entry(name).or_default();
+        let c = self.consumption(s);
         c.shortfall = c.shortfall.max(demand.saturating_sub(assignable));
     }
 
@@ -216,6 +226,16 @@ impl MetricsObserver {
             }
         }
         // CountViolation demand: the user has a CountViolation path of the SKU and no applied one.
+        let is_cv = |v: Option<(PathState, ErrorKind)>| {
+            v == Some((PathState::Error, ErrorKind::CountViolation))
+        };
+        let waiting = self
+            .cv_users
+            .get(&sku)
+            .is_some_and(|m| m.contains_key(&user));
+        if !is_cv(old) && !is_cv(new) && !waiting {
+            return;
+        }
         let mut cv = false;
         let mut applied = false;
         for ((_, _, _), (st, er)) in self
@@ -313,8 +333,7 @@ impl MetricsObserver {
                 Outcome::Consumed { sku, consumed } => {
                     let c = *consumed as u64;
                     self.consumed.insert(*sku, c);
-                    let name = self.sku_name(*sku);
-                    let s = self.m.consumption.entry(name).or_default();
+                    let s = self.consumption(*sku);
                     match s.timeline.last_mut() {
                         Some(last) if last.0 == t => last.1 = c,
                         _ => s.timeline.push((t, c)),
