@@ -265,3 +265,80 @@ fn mutated_scenarios_never_panic() {
         let _ = parse_scenario("m.toml", &t, None);
     }
 }
+
+/// The sketch of SPEC section 5, verbatim: it parses and runs.
+#[test]
+fn the_spec_sketch_parses_and_runs() {
+    let text = r##"[scenario]
+name = "direct-to-group-1000"
+description = "Move 1,000 users from direct E3 to an All users group, then remove direct in waves"
+seeds = 200                      # default number of runs for `licsim run`
+start = "2026-01-05T09:00:00Z"   # display only
+
+[tenant]
+default_usage_location = "US"
+rules = "current"                # or "legacy"; catalogue = "path/to/file.csv" to load another
+on_group_delete = "convert_to_direct"
+subscriptions = { ENTERPRISEPACK = 1000, EMS = 1000 }
+prohibited_locations = { EXCHANGE_S_ENTERPRISE = ["KP"] }
+
+[[users]]                        # explicit users (for small, exact cases) ...
+id = "alice"
+usage_location = "GB"
+direct = ["STANDARDPACK"]
+[[populations]]                  # ... and generated ones
+name = "staff"
+count = 1000
+id_pattern = "user{:04}"
+usage_location = "US"
+attributes = { department = "Sales" }
+direct = [{ sku = "ENTERPRISEPACK", disabled_plans = [] }]
+
+[[groups]]
+id = "all-users"
+members = ["population:staff"]
+# rule = 'department == "Finance"'   # dynamic; source = "on_premises"
+
+[faults]                         # applied per run by the seeded RNG; each names a fraction
+missing_usage_location = { population = "staff", fraction = 0.02 }
+duplicate_proxy_address = { population = "staff", fraction = 0.005 }
+conflicting_direct = { population = "staff", sku = "STANDARDPACK", fraction = 0.01 }
+dependent_direct = { population = "staff", sku = "MCOMEETADV", fraction = 0.01 }
+
+[environment]
+queue_delay = "30s"
+processing_latency = { distribution = "uniform", min = "1s", max = "20s" }
+sync_interval = "30m"
+
+[[plan]]
+action = "assign_group_license"
+group = "all-users"
+add = [{ sku = "ENTERPRISEPACK" }]
+[[plan]]
+action = "wait_until_processed"
+group = "all-users"
+[[plan]]
+action = "gate"                  # stop the plan here if the condition fails
+require = "no_license_errors"    # or "all_members_licensed", "units_available >= N", ...
+[[plan]]
+action = "remove_direct"
+sku = "ENTERPRISEPACK"
+users = "group:all-users"
+wave_size = 100
+wave_interval = "1h"
+gate_each_wave = "no_service_loss"
+
+[expect]                         # checked after each run; violation = exit status 1
+max_users_in_error = 0
+no_service_loss = true
+peak_units = { ENTERPRISEPACK = 1000 }
+"##;
+    let sc = parse_scenario("sketch.toml", text, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sc.name, "direct-to-group-1000");
+    assert_eq!(sc.faults.len(), 4);
+    assert_eq!(sc.plan.len(), 4);
+    let m = run_metrics(&sc, 1, 0);
+    assert!(m.events > 1000);
+    // alice's direct STANDARDPACK has no subscription: a rejected setup call.
+    assert!(m.rejected_calls_total >= 1);
+}
