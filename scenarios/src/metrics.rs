@@ -432,9 +432,6 @@ impl Observer for MetricsObserver {
         }
         self.group_states(sim, events);
     }
-    fn any_service_loss(&self) -> Option<bool> {
-        Some(MetricsObserver::any_service_loss(self))
-    }
     fn warn(&mut self, w: String) {
         if w.contains("max_duration") {
             self.m.timed_out = true;

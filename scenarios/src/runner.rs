@@ -17,10 +17,6 @@ pub trait Observer {
     fn on_finish(&mut self, _sim: &Sim) {}
     /// A warning about the run (time limit reached, ...).
     fn warn(&mut self, _warning: String) {}
-    /// Whether a service loss has been seen (used by no observer of the runner; optional).
-    fn any_service_loss(&self) -> Option<bool> {
-        None
-    }
 }
 
 /// An observer that ignores everything.
