@@ -31,8 +31,21 @@ pub fn sweep(
     check: bool,
 ) -> SweepReport {
     let pb = progress_bar(runs, &sc.name);
-    let rows =
-        scenarios::sweep::run_rows_checked(sc, seed, runs, threads, check, &|n| pb.set_position(n));
+    // Shown only once the sweep has taken more than a moment.
+    pb.set_draw_target(ProgressDrawTarget::hidden());
+    #[allow(clippy::disallowed_methods)] // the CLI's own clock, for the progress bar only
+    let start = std::time::Instant::now();
+    let shown = std::sync::atomic::AtomicBool::new(false);
+    let progress = |n: u64| {
+        if !shown.load(std::sync::atomic::Ordering::Relaxed)
+            && start.elapsed() > std::time::Duration::from_millis(500)
+        {
+            shown.store(true, std::sync::atomic::Ordering::Relaxed);
+            pb.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        pb.set_position(n);
+    };
+    let rows = scenarios::sweep::run_rows_checked(sc, seed, runs, threads, check, &progress);
     pb.finish_and_clear();
     scenarios::sweep::report(sc, seed, rows)
 }
