@@ -113,6 +113,10 @@ pub struct MetricsObserver {
     assignable: BTreeMap<SkuIdx, u64>,
     open: BTreeMap<(UserIdx, u16), (u64, String)>,
     lost_users: BTreeMap<u16, BTreeMap<UserIdx, ()>>,
+    /// A SKU whose units the current batch's input changed.
+    units_changed: Option<SkuIdx>,
+    /// Time of `PlanEnd`, when the plan ran to its end.
+    plan_end_ms: Option<u64>,
 }
 
 impl MetricsObserver {
@@ -134,6 +138,8 @@ impl MetricsObserver {
             assignable: BTreeMap::new(),
             open: BTreeMap::new(),
             lost_users: BTreeMap::new(),
+            units_changed: None,
+            plan_end_ms: None,
         }
     }
 
@@ -273,9 +279,9 @@ impl MetricsObserver {
             Event::Input(i) => {
                 self.last_input = i.kind();
                 match i {
-                    Input::SetUnits { sku, units } => {
-                        self.assignable.insert(*sku, units.assignable() as u64);
-                        self.shortfall(*sku);
+                    // Read from the state after the batch (a purchase adds to what is there).
+                    Input::SetUnits { sku, .. } | Input::Purchase { sku, .. } => {
+                        self.units_changed = Some(*sku);
                     }
                     // Waiting and gates change nothing: what is processed meanwhile is
                     // attributed to the step that caused it.
@@ -302,7 +308,7 @@ impl MetricsObserver {
                             reason: reason.clone(),
                         });
                     }
-                    Input::Marker(Marker::PlanEnd) => self.m.plan_duration_ms = t,
+                    Input::Marker(Marker::PlanEnd) => self.plan_end_ms = Some(t),
                     _ => {}
                 }
             }
@@ -382,8 +388,9 @@ impl MetricsObserver {
     pub fn finish(mut self, sim: &Sim, exp: &Expectations) -> RunMetrics {
         let end = sim.now();
         self.m.end_time_ms = end;
-        if self.m.plan_duration_ms == 0 && !self.m.plan_stopped {
-            self.m.plan_duration_ms = end;
+        if !self.m.plan_stopped {
+            // The plan's end, or the end of the run when the time limit cut the plan short.
+            self.m.plan_duration_ms = self.plan_end_ms.unwrap_or(end);
         }
         let open: Vec<(UserIdx, u16)> = self.open.keys().copied().collect();
         for (u, f) in open {
@@ -429,6 +436,12 @@ impl Observer for MetricsObserver {
     fn on_events(&mut self, sim: &Sim, events: &[TimedEvent], _after_input: bool) {
         for e in events {
             self.event(e);
+        }
+        if let Some(sku) = self.units_changed.take()
+            && let Some(sub) = sim.state().subscriptions.get(sku as usize)
+        {
+            self.assignable.insert(sku, sub.prepaid.assignable() as u64);
+            self.shortfall(sku);
         }
         self.group_states(sim, events);
     }

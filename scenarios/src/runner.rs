@@ -1,6 +1,16 @@
 //! The plan runner: compiles a scenario plus (seed, run index) into timed input events and drives
 //! the engine with them (SPEC 3, 5, 10). Every event goes to an [`Observer`] (metrics, the log
 //! writer), after every engine call.
+//!
+//! Readings of SPEC 10 made here:
+//! - Faults: each member of the population is picked independently with the fault's fraction
+//!   (`dist::chance_ppm`, one draw per member, in population order, from
+//!   `rng_for(seed, run, STREAM_SCENARIO)`), so the number picked varies from run to run around
+//!   `count x fraction`; faults run after the setup `direct` licences and before the groups.
+//! - All calls of one step (or wave) happen at the same simulated time; waves are
+//!   `wave_interval` apart, and the engine runs up to each wave's time before its gate is checked.
+//! - A `wait` or `wait_until_processed` that would pass `max_duration` stops the plan there with a
+//!   warning (`timed_out`), as does a wave scheduled after it; the run then ends at the limit.
 
 use crate::metrics::{MetricsObserver, RunMetrics};
 use crate::model::*;
@@ -558,7 +568,7 @@ impl Runner<'_> {
             let mut wave_start = self.now();
             for (w, wave) in waves.iter().enumerate() {
                 if w > 0 {
-                    wave_start += step.waves.wave_interval_ms;
+                    wave_start = wave_start.saturating_add(step.waves.wave_interval_ms);
                     if wave_start > self.limit() {
                         self.obs.warn(format!("max_duration reached in step {n}"));
                         self.stopped = true;
@@ -618,8 +628,16 @@ impl Runner<'_> {
                 self.apply(Input::ReprocessGroup { group })
             }
             Action::Wait { duration_ms } => {
-                let t = (self.now() + duration_ms).min(self.limit());
-                self.advance(t);
+                let t = self.now().saturating_add(*duration_ms);
+                if t > self.limit() {
+                    // The run is bounded by max_duration: wait up to it, then stop the plan.
+                    self.advance(self.limit());
+                    self.obs
+                        .warn(format!("max_duration reached while step {n} waited"));
+                    self.stopped = true;
+                } else {
+                    self.advance(t);
+                }
                 true
             }
             Action::WaitUntilProcessed { group } => {
@@ -714,11 +732,19 @@ impl Runner<'_> {
                     self.sim.run_next_job();
                     self.flush(false);
                 }
-                _ => {
+                Some(_) => {
                     self.obs.warn(format!(
                         "max_duration reached while step {n} waited for processing"
                     ));
                     self.stopped = true;
+                    return;
+                }
+                None => {
+                    // Nothing is scheduled that could finish the group's work: waiting longer
+                    // cannot help (an engine inconsistency, reported rather than looped on).
+                    self.obs.warn(format!(
+                        "step {n} waited for processing, but no engine work is scheduled"
+                    ));
                     return;
                 }
             }
