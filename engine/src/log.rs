@@ -1,16 +1,30 @@
-//! The `.simlog` event log: record, read, replay and verify a run, byte for byte (SPEC 4).
+//! The `.simlog` event log: record, read, replay and verify a run, byte for byte (SPEC 4, 11).
 //!
 //! Layout (format version 1, all integers little endian):
 //! ```text
 //! b"LICSIMLG"  u32 format_version
 //! frame(Header)                       header: engine version, seed, run, scenario, catalogue
-//!                                     fingerprint, the catalogue itself, the SimConfig
+//!                                     fingerprint, the catalogue itself, the SimConfig,
+//!                                     the checkpoint interval
 //! frame(Record)*                      Event(TimedEvent) | Checkpoint{events, state_hash}
 //! frame(Record::Trailer)              counts, end time, final state hash
 //! frame := u32 payload_len, u32 checksum (low 32 bits of hash::hash_bytes(payload)), payload
 //! ```
-//! Payloads are bincode with `codec::config()` and a decode limit, so a corrupt length can never
-//! make the reader allocate more than [`MAX_RECORD_BYTES`].
+//! Payloads are bincode with `codec::config()`. A frame's length is checked against its limit
+//! ([`MAX_HEADER_BYTES`], [`MAX_RECORD_BYTES`]) before anything is read, and payloads are decoded
+//! with a bincode limit, so a corrupt file never makes the reader allocate more than 64 MiB at
+//! once. A record that decodes is checked against the records before it (times never go back nor
+//! past [`MAX_TIME_MS`], a checkpoint counts the events before it, the trailer counts them all).
+//!
+//! - write: [`LogWriter`] (in memory; [`LogWriter::observe`] fits the plan runner's observer),
+//!   [`Recorder`] (drives a `Sim` and records it), [`write_atomic`];
+//! - read: [`LogReader::open`] / [`Records`] (streaming), [`read_log`] / [`read_prefix`] (every
+//!   good record and the error after them), [`LogError`] (byte offset, last good record);
+//! - replay: [`replay`] with a [`Stop`], giving a [`ReplayReport`] and the first [`Divergence`];
+//! - inspect: [`Names`], [`describe`], [`describe_json`], [`involved`], [`Filter`].
+//!
+//! Record indices (`last good record #N`) count every record after the header, checkpoints
+//! included; event indices (divergences, `Stop::UntilEvent`) count event records only.
 
 use crate::catalog::{Catalog, CatalogSpec};
 use crate::codec;
@@ -25,6 +39,10 @@ pub const MAX_HEADER_BYTES: usize = 64 << 20;
 pub const MAX_RECORD_BYTES: usize = 16 << 20;
 /// Default number of events between state-hash checkpoints.
 pub const CHECKPOINT_EVERY: u64 = 4096;
+/// The latest simulated time a log may hold (2^45 ms, about 1,100 years). Larger times, and
+/// durations in the header's `SimConfig` over this bound, are refused as corrupt: the engine adds
+/// delays to the clock, and the bound keeps every such sum far from overflowing.
+pub const MAX_TIME_MS: u64 = 1 << 45;
 
 #[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Header {
@@ -194,6 +212,72 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     std::fs::rename(&tmp, path)
 }
 
+/// Records a run driven through it: every event the engine produces goes into a [`LogWriter`],
+/// with a state-hash checkpoint every `checkpoint_every` events at an apply boundary.
+///
+/// ```
+/// use engine::prelude::*;
+/// use engine::log::{Header, Recorder, Stop};
+/// let cat = std::sync::Arc::new(Catalog::builtin(RulesProfile::Current));
+/// let mut sim = Sim::new(cat.clone(), SimConfig::default());
+/// let mut rec = Recorder::new(&Header::new("doc", &cat, sim.config()));
+/// rec.apply(&mut sim, 0, Input::CreateUser { name: "alice".into(), usage_location: None,
+///     proxy_addresses: vec![], attributes: vec![] }).unwrap();
+/// rec.advance_to(&mut sim, HOUR);
+/// let bytes = rec.finish(&sim);
+/// let r = engine::log::replay(&bytes, Stop::End).unwrap();
+/// assert!(r.final_verified && r.divergence.is_none());
+/// ```
+pub struct Recorder {
+    writer: LogWriter,
+    buf: Vec<TimedEvent>,
+}
+
+impl Recorder {
+    pub fn new(header: &Header) -> Recorder {
+        Recorder {
+            writer: LogWriter::new(header),
+            buf: Vec::new(),
+        }
+    }
+    /// A recorder for `sim` (which must not have run yet), with the default checkpoint interval.
+    pub fn for_sim(scenario_name: &str, sim: &Sim) -> Recorder {
+        Recorder::new(&Header::new(scenario_name, sim.catalog(), sim.config()))
+    }
+    fn drain(&mut self, sim: &mut Sim, after_input: bool) {
+        sim.drain_events_into(&mut self.buf);
+        self.writer.observe(sim, &self.buf, after_input);
+        self.buf.clear();
+    }
+    /// `sim.apply(t, input)`, recorded.
+    pub fn apply(&mut self, sim: &mut Sim, t: u64, input: Input) -> Result<(), Rejection> {
+        let r = sim.apply(t, input);
+        self.drain(sim, true);
+        r
+    }
+    /// `sim.advance_to(t)`, recorded.
+    pub fn advance_to(&mut self, sim: &mut Sim, t: u64) {
+        sim.advance_to(t);
+        self.drain(sim, false);
+    }
+    /// `sim.run_until_quiescent(limit)`, recorded.
+    pub fn run_until_quiescent(&mut self, sim: &mut Sim, limit: u64) -> bool {
+        let q = sim.run_until_quiescent(limit);
+        self.drain(sim, false);
+        q
+    }
+    pub fn writer(&self) -> &LogWriter {
+        &self.writer
+    }
+    /// The finished log: the trailer holds `sim`'s clock and state hash.
+    pub fn finish(mut self, sim: &Sim) -> Vec<u8> {
+        if !sim.pending_events().is_empty() {
+            self.writer.push_events(sim.pending_events());
+        }
+        self.writer.finish(sim.now(), sim.state_hash())
+    }
+}
+
 // ---- reading -----------------------------------------------------------------------------------
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,12 +285,19 @@ pub enum LogErrorKind {
     BadMagic,
     NewerFormat(u32),
     Truncated,
-    TooLarge(u64),
+    /// A frame length over the limit (the header's or a record's).
+    TooLarge {
+        len: u64,
+        limit: u64,
+    },
     Checksum,
     Decode(String),
     CatalogMismatch,
     /// Records after the trailer.
     TrailingData,
+    /// A well-formed record whose content cannot be right: a time or duration over
+    /// [`MAX_TIME_MS`], a checkpoint or trailer whose counts disagree with the records before it.
+    Inconsistent(String),
 }
 
 /// A problem in a log file, with the byte offset and the last record that was good.
@@ -226,13 +317,16 @@ impl fmt::Display for LogError {
                 format!("format version {v} is newer than this licsim ({FORMAT_VERSION})")
             }
             LogErrorKind::Truncated => "truncated record".to_string(),
-            LogErrorKind::TooLarge(n) => format!("record length {n} is over the limit"),
+            LogErrorKind::TooLarge { len, limit } => {
+                format!("frame length {len} is over the limit of {limit} bytes")
+            }
             LogErrorKind::Checksum => "checksum mismatch".to_string(),
             LogErrorKind::Decode(m) => format!("undecodable record ({m})"),
             LogErrorKind::CatalogMismatch => {
                 "the catalogue does not match its fingerprint".to_string()
             }
             LogErrorKind::TrailingData => "data after the trailer".to_string(),
+            LogErrorKind::Inconsistent(m) => format!("inconsistent record ({m})"),
         };
         write!(f, "{what} at byte {}", self.offset)?;
         match self.last_good_record {
@@ -294,7 +388,13 @@ fn read_frame(
     let len = u32::from_le_bytes(head[0..4].try_into().expect("4 bytes")) as usize;
     let sum = u32::from_le_bytes(head[4..8].try_into().expect("4 bytes"));
     if len > limit {
-        return Err(err(pos, LogErrorKind::TooLarge(len as u64)));
+        return Err(err(
+            pos,
+            LogErrorKind::TooLarge {
+                len: len as u64,
+                limit: limit as u64,
+            },
+        ));
     }
     let Some(payload) = bytes.get(pos + 8..pos + 8 + len) else {
         return Err(err(pos, LogErrorKind::Truncated));
@@ -332,7 +432,43 @@ pub fn read_header(bytes: &[u8]) -> Result<(Header, usize), LogError> {
     let (start, end) = read_frame(bytes, 12, MAX_HEADER_BYTES, None)?;
     let header: Header =
         decode_limited(&bytes[start..end]).map_err(|m| err(12, LogErrorKind::Decode(m)))?;
+    check_header(&header).map_err(|m| err(12, LogErrorKind::Inconsistent(m)))?;
     Ok((header, end))
+}
+
+/// Refuses a header that decodes but cannot come from a recording: durations over
+/// [`MAX_TIME_MS`] (the engine adds them to its clock) or a seed that is not the config's.
+fn check_header(h: &Header) -> Result<(), String> {
+    let env = &h.config.environment;
+    let latency = match env.processing_latency {
+        crate::dist::Latency::Fixed { value_ms } => [value_ms, 0],
+        crate::dist::Latency::Uniform { min_ms, max_ms } => [min_ms, max_ms],
+        crate::dist::Latency::LogNormal { median_ms, p99_ms } => [median_ms, p99_ms],
+    };
+    let durations = [
+        ("queue_delay_ms", env.queue_delay_ms),
+        ("processing_latency", latency[0].max(latency[1])),
+        (
+            "dynamic_evaluation_delay_ms",
+            env.dynamic_evaluation_delay_ms,
+        ),
+        ("sync_interval_ms", env.sync_interval_ms),
+        ("sync_phase_ms", env.sync_phase_ms),
+        ("concurrency_window_ms", env.concurrency_window_ms),
+        ("retry_delay_ms", env.retry_delay_ms),
+    ];
+    if let Some((name, v)) = durations.iter().find(|(_, v)| *v > MAX_TIME_MS) {
+        return Err(format!(
+            "environment {name} = {v} ms is over the limit of {MAX_TIME_MS} ms"
+        ));
+    }
+    if (h.seed, h.run) != (h.config.seed, h.config.run) {
+        return Err(format!(
+            "header seed {} run {} differ from the config's seed {} run {}",
+            h.seed, h.run, h.config.seed, h.config.run
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the records after the header one at a time (a streaming reader: replay holds only the
@@ -344,6 +480,11 @@ pub struct Records<'a> {
     count: u64,
     trailer_seen: bool,
     done: bool,
+    /// Event, input and outcome records so far, and the time of the last event.
+    events: u64,
+    inputs: u64,
+    outcomes: u64,
+    last_time: u64,
 }
 
 impl<'a> Records<'a> {
@@ -355,10 +496,77 @@ impl<'a> Records<'a> {
             count: 0,
             trailer_seen: false,
             done: false,
+            events: 0,
+            inputs: 0,
+            outcomes: 0,
+            last_time: 0,
         }
     }
     fn last_good(&self) -> Option<u64> {
         self.count.checked_sub(1)
+    }
+    /// Byte offset of the next record.
+    pub fn offset(&self) -> u64 {
+        self.pos as u64
+    }
+    /// Records read so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Checks a decoded record against the records before it, and counts it.
+    fn admit(&mut self, record: &Record) -> Result<(), String> {
+        match record {
+            Record::Event(e) => {
+                if e.time_ms > MAX_TIME_MS {
+                    return Err(format!(
+                        "event time {} ms is over the limit of {MAX_TIME_MS} ms",
+                        e.time_ms
+                    ));
+                }
+                if e.time_ms < self.last_time {
+                    return Err(format!(
+                        "event time {} ms is before the previous event's {} ms",
+                        e.time_ms, self.last_time
+                    ));
+                }
+                self.last_time = e.time_ms;
+                self.events += 1;
+                match e.event {
+                    Event::Input(_) => self.inputs += 1,
+                    Event::Outcome(_) => self.outcomes += 1,
+                }
+            }
+            Record::Checkpoint { events, .. } => {
+                if *events != self.events {
+                    return Err(format!(
+                        "a checkpoint after {events} events follows {} events",
+                        self.events
+                    ));
+                }
+            }
+            Record::Trailer {
+                events,
+                inputs,
+                outcomes,
+                end_time_ms,
+                ..
+            } => {
+                if (*events, *inputs, *outcomes) != (self.events, self.inputs, self.outcomes) {
+                    return Err(format!(
+                        "the trailer counts {events} events ({inputs} inputs, {outcomes} outcomes), the log holds {} ({} inputs, {} outcomes)",
+                        self.events, self.inputs, self.outcomes
+                    ));
+                }
+                if *end_time_ms > MAX_TIME_MS || *end_time_ms < self.last_time {
+                    return Err(format!(
+                        "end time {end_time_ms} ms is not between the last event's {} ms and {MAX_TIME_MS} ms",
+                        self.last_time
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -395,6 +603,11 @@ impl Iterator for Records<'_> {
                     .map_err(|m| fail(LogErrorKind::Decode(m), self.last_good()))
             },
         );
+        let r = r.and_then(|(record, end)| {
+            self.admit(&record)
+                .map(|()| (record, end))
+                .map_err(|m| fail(LogErrorKind::Inconsistent(m), self.last_good()))
+        });
         match r {
             Ok((record, end)) => {
                 self.pos = end;
@@ -431,6 +644,24 @@ pub fn read_log(bytes: &[u8]) -> Result<Log, LogError> {
         offsets,
         error,
     })
+}
+
+/// A streaming reader: the header, then the records one at a time.
+pub struct LogReader;
+
+impl LogReader {
+    /// Checks the magic, the format version and the header; the iterator yields
+    /// `(byte offset, record)` and ends with the error that stops the log, if any.
+    pub fn open(bytes: &[u8]) -> Result<(Header, Records<'_>), LogError> {
+        let (header, pos) = read_header(bytes)?;
+        Ok((header, Records::new(bytes, pos)))
+    }
+}
+
+/// Reads what is good in a log: the header, every record before the first error, and that error.
+pub fn read_prefix(bytes: &[u8]) -> Result<(Header, Vec<Record>, Option<LogError>), LogError> {
+    let log = read_log(bytes)?;
+    Ok((log.header, log.records, log.error))
 }
 
 /// Counts the events of a log by decoding every record (the codec floor of replay).
@@ -475,8 +706,12 @@ pub struct ReplayReport {
     pub events: u64,
     pub checkpoints_verified: u64,
     pub final_state_hash: u64,
-    /// The hash the trailer records, when the replay reached it.
+    /// The hash the trailer records, when the replay stopped at the trailer's end time (so that
+    /// it can be compared with `final_state_hash`).
     pub expected_final_hash: Option<u64>,
+    /// The replay reached the trailer's end time and every event, checkpoint and the final
+    /// state hash matched.
+    pub final_verified: bool,
     pub divergence: Option<Divergence>,
     /// Whether the log was complete (trailer, no error).
     pub complete: bool,
@@ -509,6 +744,8 @@ pub fn replay(bytes: &[u8], stop: Stop) -> Result<ReplayReport, LogError> {
         eof: false,
         matched: 0,
         verified: 0,
+        final_verified: false,
+        at_trailer: false,
         sim,
     };
     let divergence = r.run(stop);
@@ -521,11 +758,8 @@ pub fn replay(bytes: &[u8], stop: Stop) -> Result<ReplayReport, LogError> {
         header,
         events: r.matched,
         checkpoints_verified: r.verified,
-        expected_final_hash: if divergence.is_none() && stop == Stop::End {
-            r.trailer.map(|t| t.1)
-        } else {
-            None
-        },
+        expected_final_hash: r.trailer.map(|t| t.1).filter(|_| r.at_trailer),
+        final_verified: r.final_verified,
         divergence,
         complete,
         error: r.error,
@@ -543,6 +777,10 @@ struct Replayer<'a> {
     eof: bool,
     matched: u64,
     verified: u64,
+    /// The replay reached the trailer's end time with every event and its hash matching.
+    final_verified: bool,
+    /// The replay stopped at the trailer's end time and compared its hash.
+    at_trailer: bool,
     sim: Sim,
 }
 
@@ -606,7 +844,7 @@ impl Replayer<'_> {
                         time_ms: x.time_ms,
                         expected: Some(x),
                         actual: Some(e),
-                        note: String::new(),
+                        note: "the replay produced a different event".into(),
                     });
                 }
                 None if allow_short || self.error.is_some() || self.trailer.is_none() => {
@@ -655,6 +893,10 @@ impl Replayer<'_> {
     }
 
     fn run(&mut self, stop: Stop) -> Option<Divergence> {
+        let stop = match stop {
+            Stop::AtTime(t) => Stop::AtTime(t.min(MAX_TIME_MS)),
+            s => s,
+        };
         while let Some(k) = self.next_input() {
             let (time, input) = match &self.pending[k] {
                 TimedEvent {
@@ -689,27 +931,49 @@ impl Replayer<'_> {
         }
         // The end of the log: the trailer (or a truncation).
         while self.read() {}
-        if let Stop::AtTime(t) = stop {
+        let Some((end, hash)) = self.trailer else {
+            // A truncated log: check the engine work logged after the last input, then stop.
+            let t = match stop {
+                Stop::AtTime(t) => t,
+                _ => match self.pending.back() {
+                    Some(x) => x.time_ms,
+                    None => return None,
+                },
+            };
+            self.sim.advance_to(t);
+            return self.compare(true);
+        };
+        if let Stop::AtTime(t) = stop
+            && t < end
+        {
             self.sim.advance_to(t);
             return self.compare(true);
         }
-        if let (Stop::End, Some((end, hash))) = (stop, self.trailer) {
-            self.sim.advance_to(end);
-            if let Some(d) = self.compare(false) {
-                return Some(d);
-            }
-            if let Some(x) = self.pending.pop_front() {
-                return Some(Divergence {
-                    index: self.matched,
-                    time_ms: x.time_ms,
-                    expected: Some(x),
-                    actual: None,
-                    note: "the replay ended before this event".into(),
-                });
-            }
-            if let Some(d) = self.hash_mismatch(hash, "the trailer's") {
-                return Some(d);
-            }
+        self.sim.advance_to(end);
+        if let Some(d) = self.compare(false) {
+            return Some(d);
+        }
+        if let Some(x) = self.pending.pop_front() {
+            return Some(Divergence {
+                index: self.matched,
+                time_ms: x.time_ms,
+                expected: Some(x),
+                actual: None,
+                note: "the replay ended before this event".into(),
+            });
+        }
+        self.at_trailer = true;
+        if let Some(d) = self.hash_mismatch(hash, "the trailer's") {
+            return Some(d);
+        }
+        self.final_verified = true;
+        if let Stop::AtTime(t) = stop
+            && t > end
+        {
+            // Past the end of the log: show the state then; nothing is left to compare.
+            self.sim.advance_to(t);
+            self.sim.clear_events();
+            self.at_trailer = false;
         }
         None
     }
@@ -767,6 +1031,44 @@ impl Names {
             .get(g as usize)
             .cloned()
             .unwrap_or_else(|| format!("#{g}"))
+    }
+}
+
+/// The `--user ID` / `--group ID` filters of `inspect`. An ID is a display name or a dense index
+/// (`3` or `#3`); an event passes when it involves the user and the group asked for.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub user: Option<String>,
+    pub group: Option<String>,
+}
+
+impl Filter {
+    pub fn new(user: Option<&str>, group: Option<&str>, names: &Names) -> Filter {
+        let resolve = |id: &str, known: &[String], name: &dyn Fn(u32) -> String| {
+            if known.iter().any(|n| n == id) {
+                return id.to_string();
+            }
+            match id.strip_prefix('#').unwrap_or(id).parse::<u32>() {
+                Ok(i) => name(i),
+                Err(_) => id.to_string(),
+            }
+        };
+        Filter {
+            user: user.map(|u| resolve(u, &names.users, &|i| names.user(i))),
+            group: group.map(|g| resolve(g, &names.groups, &|i| names.group(i))),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.user.is_none() && self.group.is_none()
+    }
+    /// Whether what an event involves (see [`involved`]) passes the filter.
+    pub fn matches(&self, i: &Involved) -> bool {
+        self.user.as_ref().is_none_or(|u| i.users.contains(u))
+            && self.group.as_ref().is_none_or(|g| i.groups.contains(g))
+    }
+    /// Whether an event passes the filter.
+    pub fn matches_event(&self, e: &TimedEvent, names: &Names, cat: &Catalog) -> bool {
+        self.is_empty() || self.matches(&involved(e, names, cat))
     }
 }
 
