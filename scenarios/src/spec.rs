@@ -21,6 +21,8 @@ use toml::Spanned;
 pub const MAX_FILE_BYTES: usize = 16 << 20;
 /// Largest number of users a scenario may create.
 pub const MAX_USERS: u64 = 10_000_000;
+/// How deeply `first:<n>:` selectors may nest.
+pub const MAX_SELECTOR_DEPTH: usize = 16;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError {
@@ -581,6 +583,13 @@ fn selector(
         });
     }
     if let Some(rest) = text.strip_prefix("first:") {
+        // Bounded nesting: each level recurses, and a file may hold a very long chain.
+        if text.matches("first:").count() > MAX_SELECTOR_DEPTH {
+            return Err(bad(
+                format!("`first:` selectors nest more than {MAX_SELECTOR_DEPTH} deep"),
+                None,
+            ));
+        }
         let Some((n, inner)) = rest.split_once(':') else {
             return Err(bad(
                 format!("selector {text:?} needs first:<n>:<selector>"),
