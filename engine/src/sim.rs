@@ -1353,7 +1353,7 @@ impl Sim {
 /// Lower-cases an address and strips a `smtp:` prefix (any case).
 pub fn normalise_address(a: &str) -> String {
     let a = a.trim();
-    let a = if a.len() >= 5 && a[..5].eq_ignore_ascii_case("smtp:") {
+    let a = if a.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("smtp:")) {
         &a[5..]
     } else {
         a
