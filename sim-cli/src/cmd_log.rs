@@ -2,7 +2,7 @@
 
 use crate::{CmdResult, Failure, InspectFormat, exit};
 use engine::catalog::Catalog;
-use engine::log::{self, Header, LogWriter, Names, Stop};
+use engine::log::{self, Filter, Header, LogWriter, Names, Stop};
 use engine::prelude::*;
 use scenarios::runner::Observer;
 use std::path::Path;
@@ -160,15 +160,11 @@ pub fn inspect(
     use std::io::Write;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    // A name, or an index (`3` or `#3`); an unknown name selects no event.
+    let filter = Filter::new(user, group, &names);
     for (i, e) in log.events().enumerate() {
-        if user.is_some() || group.is_some() {
-            let inv = log::involved(e, &names, &cat);
-            if user.is_some_and(|u| !inv.users.iter().any(|x| x == u)) {
-                continue;
-            }
-            if group.is_some_and(|g| !inv.groups.iter().any(|x| x == g)) {
-                continue;
-            }
+        if !filter.matches_event(e, &names, &cat) {
+            continue;
         }
         let line = match format {
             InspectFormat::Human => log::describe(i as u64, e, &names, &cat),

@@ -185,6 +185,45 @@ fn record_replay_inspect_and_bad_logs() {
     assert!(err.contains("divergence at event #"), "{err}");
 }
 
+/// `inspect --user` takes a display name or a dense index (`3` or `#3`): both select the same
+/// events; a name that is not in the log selects none (header only, exit 0).
+#[test]
+fn inspect_user_by_name_or_index() {
+    let log = tmp("inspect-user.simlog");
+    let log = log.to_str().unwrap();
+    let (code, out, err) = licsim(&[
+        "record",
+        &scenario("conflicting-direct-e1"),
+        "--seed",
+        "1",
+        "-o",
+        log,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let parsed = engine::log::read_log(&std::fs::read(log).unwrap()).unwrap();
+    let names = engine::log::Names::from_events(parsed.events());
+    let index = names.users.iter().position(|n| n == "legacy01").unwrap();
+    let inspect = |user: &str| {
+        let (code, out, err) = licsim(&["inspect", log, "--user", user]);
+        assert_eq!(code, 0, "--user {user}: {err}");
+        out
+    };
+    let all = licsim(&["inspect", log]).1;
+    let by_name = inspect("legacy01");
+    let events: Vec<&str> = by_name.lines().skip(1).collect();
+    assert!(
+        events.len() > 3 && events.len() < all.lines().count() - 1,
+        "{by_name}"
+    );
+    assert!(events.iter().all(|l| l.contains("legacy01")), "{by_name}");
+    assert_eq!(inspect(&index.to_string()), by_name);
+    assert_eq!(inspect(&format!("#{index}")), by_name);
+    let (code, out, _) = licsim(&["inspect", log, "--user", "no-such-user"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with("# "), "{out}");
+}
+
 #[test]
 fn validate_and_catalog() {
     let (code, out, _) = licsim(&["validate", &scenario("direct-to-group-1000")]);
