@@ -25,6 +25,7 @@ pub mod hash;
 pub mod invariants;
 pub mod log;
 pub mod model;
+pub mod names;
 pub mod rule;
 pub mod rules;
 pub mod sim;

@@ -5,6 +5,7 @@ use crate::catalog::{Catalog, PlanSet};
 use crate::event::{
     ErrorKind, GroupSource, Member, PathState, PrepaidUnits, ProcessingState, Source,
 };
+use crate::names::NameIndex;
 use crate::rule::Rule;
 use crate::{GroupIdx, Loc, SkuIdx, UserIdx};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -129,8 +130,10 @@ pub struct State {
     /// Interned attribute values (users share "Sales", "Finance", ...).
     pub attribute_values: Vec<String>,
     pub attribute_value_index: BTreeMap<String, u32>,
-    pub user_by_name: BTreeMap<String, UserIdx>,
-    pub group_by_name: BTreeMap<String, GroupIdx>,
+    /// Live users by name (deleted users keep their name but leave the index).
+    pub user_index: NameIndex,
+    /// Live groups by name.
+    pub group_index: NameIndex,
     /// Proxy address hash -> number of live users holding it (R18).
     pub proxy_index: BTreeMap<u64, u32>,
     /// Addresses of `proxy_index` held by more than one user.
@@ -187,10 +190,26 @@ impl State {
     }
 
     pub fn user(&self, name: &str) -> Option<UserIdx> {
-        self.user_by_name.get(name).copied()
+        self.user_index
+            .get(name, |i| self.users[i as usize].name.as_str())
     }
     pub fn group(&self, name: &str) -> Option<GroupIdx> {
-        self.group_by_name.get(name).copied()
+        self.group_index
+            .get(name, |i| self.groups[i as usize].name.as_str())
+    }
+    /// Live users in byte-wise name order.
+    pub fn live_users_in_name_order(&self) -> Vec<UserIdx> {
+        let mut v: Vec<UserIdx> = (0..self.users.len() as UserIdx)
+            .filter(|u| self.users[*u as usize].alive)
+            .collect();
+        if !self.names_in_index_order {
+            v.sort_by(|a, b| {
+                self.users[*a as usize]
+                    .name
+                    .cmp(&self.users[*b as usize].name)
+            });
+        }
+        v
     }
     pub fn live_user(&self, u: UserIdx) -> Option<&User> {
         self.users.get(u as usize).filter(|x| x.alive)

@@ -9,6 +9,7 @@ use crate::rule::Rule;
 use crate::rules::{self, Focus};
 use crate::{GroupIdx, Loc, SkuIdx, UserIdx};
 use rand_chacha::ChaCha8Rng;
+use smallvec::SmallVec;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 use std::sync::Arc;
@@ -125,8 +126,11 @@ pub const MAX_ATTRIBUTES: usize = 4096;
 pub(crate) struct Snapshot {
     /// The user's applied paths: (SKU, disabled set), in path order. Interned disabled sets never
     /// change, so this determines the seats and plans the user had.
-    applied: Vec<(SkuIdx, DisabledIdx)>,
+    applied: AppliedPaths,
 }
+
+/// A user's applied paths, inline: users hold a handful of paths.
+type AppliedPaths = SmallVec<[(SkuIdx, DisabledIdx); 6]>;
 
 /// The simulator: state, clock, queue, RNG and the outcome stream.
 pub struct Sim {
@@ -403,7 +407,7 @@ impl Sim {
         if name.is_empty() || name.len() > 256 {
             return Err(Rejection::new(CallError::InvalidValue));
         }
-        if self.state.user_by_name.contains_key(name) {
+        if self.state.user(name).is_some() {
             return Err(Rejection::new(CallError::DuplicateName));
         }
         if self.state.users.len() >= MAX_USERS {
@@ -433,7 +437,10 @@ impl Sim {
             alive: true,
             last_group_step: (0, GroupIdx::MAX, 0),
         });
-        self.state.user_by_name.insert(name.to_string(), idx);
+        let users = &self.state.users;
+        self.state
+            .user_index
+            .insert(name, idx, |i| users[i as usize].name.as_str());
         self.set_proxies(idx, proxies, false);
         self.emit(Outcome::UserCreated { user: idx });
         // A new user is evaluated by every dynamic group (R26).
@@ -576,9 +583,10 @@ impl Sim {
         self.index_proxies(u, false);
         let user = &mut self.state.users[u as usize];
         user.alive = false;
-        let name = std::mem::take(&mut user.name);
-        self.state.user_by_name.remove(&name);
-        self.state.users[u as usize].name = name;
+        let users = &self.state.users;
+        self.state
+            .user_index
+            .remove(&users[u as usize].name, |i| users[i as usize].name.as_str());
         self.emit(Outcome::UserDeleted { user: u });
         Ok(())
     }
@@ -631,7 +639,7 @@ impl Sim {
         if name.is_empty() || name.len() > 256 || self.state.groups.len() >= MAX_GROUPS {
             return Err(Rejection::new(CallError::InvalidValue));
         }
-        if self.state.group_by_name.contains_key(name) {
+        if self.state.group(name).is_some() {
             return Err(Rejection::new(CallError::DuplicateName));
         }
         let rule = match rule {
@@ -665,7 +673,10 @@ impl Sim {
             run_succeeded: 0,
             run_failed: 0,
         });
-        self.state.group_by_name.insert(name.to_string(), g);
+        let groups = &self.state.groups;
+        self.state
+            .group_index
+            .insert(name, g, |i| groups[i as usize].name.as_str());
         self.emit(Outcome::GroupCreated { group: g });
         if dynamic {
             if evaluate_now {
@@ -738,8 +749,12 @@ impl Sim {
         }
         let grp = &mut self.state.groups[g as usize];
         grp.alive = false;
-        let name = grp.name.clone();
-        self.state.group_by_name.remove(&name);
+        let groups = &self.state.groups;
+        self.state
+            .group_index
+            .remove(&groups[g as usize].name, |i| {
+                groups[i as usize].name.as_str()
+            });
         self.emit(Outcome::GroupDeleted { group: g });
         Ok(())
     }
@@ -1283,10 +1298,8 @@ impl Sim {
             .map(|p| (p.sku, p.disabled))
     }
 
-    /// The SKUs and the service families of a list of applied paths.
-    fn seats_and_families(&self, applied: &[(SkuIdx, DisabledIdx)]) -> (Vec<SkuIdx>, PlanSet) {
-        let mut skus: Vec<SkuIdx> = applied.iter().map(|(s, _)| *s).collect();
-        skus.dedup();
+    /// The service families a list of applied paths enables.
+    fn families(&self, applied: &[(SkuIdx, DisabledIdx)]) -> PlanSet {
         // A family is enabled when any of its plans is: the union over paths of each path's
         // families, precomputed per SKU for paths with nothing disabled.
         let mut fam = PlanSet::EMPTY;
@@ -1301,7 +1314,7 @@ impl Sim {
                 )));
             }
         }
-        (skus, fam)
+        fam
     }
 
     /// Settles a step: seats (R03) and loss or return of service families.
@@ -1310,31 +1323,45 @@ impl Sim {
         if self.applied_paths(u).eq(snap.applied.iter().copied()) {
             return;
         }
-        let (before, before_fam) = self.seats_and_families(&snap.applied);
-        let after_applied: Vec<(SkuIdx, DisabledIdx)> = self.applied_paths(u).collect();
-        let (after, fam) = self.seats_and_families(&after_applied);
-        if after != before {
-            let mut all: Vec<SkuIdx> = before.iter().chain(after.iter()).copied().collect();
-            all.sort();
-            all.dedup();
-            for s in all {
-                let (b, a) = (before.contains(&s), after.contains(&s));
-                if a == b {
-                    continue;
-                }
-                let sub = &mut self.state.subscriptions[s as usize];
-                if a {
-                    sub.consumed += 1;
-                } else {
-                    sub.consumed -= 1;
-                }
-                let c = sub.consumed;
-                self.emit(Outcome::Consumed {
-                    sku: s,
-                    consumed: c,
-                });
+        let after: AppliedPaths = self.applied_paths(u).collect();
+        // Seats (R03): a user consumes one unit of each SKU it has an applied path of. Both
+        // lists are sorted by SKU, so one merge finds the SKUs gained and lost, in SKU order.
+        let (mut i, mut j) = (0, 0);
+        let (b, a) = (&snap.applied, &after);
+        while i < b.len() || j < a.len() {
+            let sb = b.get(i).map(|x| x.0);
+            let sa = a.get(j).map(|x| x.0);
+            let s = match (sb, sa) {
+                (Some(x), Some(y)) => x.min(y),
+                (Some(x), None) => x,
+                (None, Some(y)) => y,
+                (None, None) => unreachable!(),
+            };
+            let had = sb == Some(s);
+            let has = sa == Some(s);
+            while i < b.len() && b[i].0 == s {
+                i += 1;
             }
+            while j < a.len() && a[j].0 == s {
+                j += 1;
+            }
+            if had == has {
+                continue;
+            }
+            let sub = &mut self.state.subscriptions[s as usize];
+            if has {
+                sub.consumed += 1;
+            } else {
+                sub.consumed -= 1;
+            }
+            let c = sub.consumed;
+            self.emit(Outcome::Consumed {
+                sku: s,
+                consumed: c,
+            });
         }
+        let before_fam = self.families(&snap.applied);
+        let fam = self.families(&after);
         if fam != before_fam {
             for f in before_fam.minus(&fam).iter() {
                 self.state.lost.insert((u, f));

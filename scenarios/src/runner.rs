@@ -430,7 +430,7 @@ impl Runner<'_> {
     fn select(&self, sel: &Selector) -> Vec<UserIdx> {
         let st = self.sim.state();
         match sel {
-            Selector::All => st.user_by_name.values().copied().collect(),
+            Selector::All => st.live_users_in_name_order(),
             Selector::Group(id) => match st.group(id) {
                 Some(g) => st.members_in_name_order(g),
                 None => Vec::new(),
@@ -438,9 +438,8 @@ impl Runner<'_> {
             Selector::Population(name) => self.by_name(self.population_members(name)),
             Selector::Ids(ids) => ids.iter().map(|i| self.user(i)).collect(),
             Selector::Attribute { key, value } => st
-                .user_by_name
-                .values()
-                .copied()
+                .live_users_in_name_order()
+                .into_iter()
                 .filter(|u| {
                     st.attribute(&st.users[*u as usize], &key.to_ascii_lowercase())
                         .is_some_and(|v| v.eq_ignore_ascii_case(value))
