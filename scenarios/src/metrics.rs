@@ -5,6 +5,7 @@ use crate::model::Expectations;
 use crate::runner::Observer;
 use engine::prelude::*;
 use serde::Serialize;
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -97,20 +98,41 @@ pub struct RunMetrics {
     pub warnings: Vec<String>,
 }
 
+/// One path as the event stream last described it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SeenPath {
+    sku: SkuIdx,
+    source: Source,
+    state: PathState,
+    error: ErrorKind,
+}
+
+/// Per-SKU figures of a run in progress, indexed by SKU.
+#[derive(Clone, Debug, Default)]
+struct SkuFigures {
+    consumed: u64,
+    assignable: u64,
+    /// Users waiting on a CountViolation (no applied path of the SKU).
+    cv_users: BTreeMap<UserIdx, ()>,
+    /// The report's record, created on first use.
+    record: Option<SkuConsumption>,
+}
+
 /// Builds [`RunMetrics`] from the event stream.
+///
+/// The per-event work is indexed, not searched: paths as the stream last described them are
+/// kept per user (a user holds a handful), per-SKU figures per SKU; name-keyed maps are filled
+/// at [`MetricsObserver::finish`].
 pub struct MetricsObserver {
     cat: std::sync::Arc<Catalog>,
     m: RunMetrics,
     position: String,
     last_input: &'static str,
-    paths: BTreeMap<(UserIdx, SkuIdx, Source), (PathState, ErrorKind)>,
-    /// Per user: number of paths not `Active`.
-    user_bad: BTreeMap<UserIdx, u32>,
+    /// Indexed by user.
+    paths: Vec<SmallVec<[SeenPath; 2]>>,
     users_in_error: u64,
-    /// Users waiting on a CountViolation per SKU (no applied path of it).
-    cv_users: BTreeMap<SkuIdx, BTreeMap<UserIdx, ()>>,
-    consumed: BTreeMap<SkuIdx, u64>,
-    assignable: BTreeMap<SkuIdx, u64>,
+    /// Indexed by SKU.
+    skus: Vec<SkuFigures>,
     open: BTreeMap<(UserIdx, u16), (u64, String)>,
     lost_users: BTreeMap<u16, BTreeMap<UserIdx, ()>>,
     /// A SKU whose units the current batch's input changed.
@@ -121,6 +143,7 @@ pub struct MetricsObserver {
 
 impl MetricsObserver {
     pub fn new(cat: std::sync::Arc<Catalog>, seed: u64, run: u64) -> MetricsObserver {
+        let skus = vec![SkuFigures::default(); cat.skus.len()];
         MetricsObserver {
             cat,
             m: RunMetrics {
@@ -130,12 +153,9 @@ impl MetricsObserver {
             },
             position: "setup".into(),
             last_input: "",
-            paths: BTreeMap::new(),
-            user_bad: BTreeMap::new(),
+            paths: Vec::new(),
             users_in_error: 0,
-            cv_users: BTreeMap::new(),
-            consumed: BTreeMap::new(),
-            assignable: BTreeMap::new(),
+            skus,
             open: BTreeMap::new(),
             lost_users: BTreeMap::new(),
             units_changed: None,
@@ -154,20 +174,16 @@ impl MetricsObserver {
 
     /// The consumption record of a SKU (created on first use; no allocation afterwards).
     fn consumption(&mut self, s: SkuIdx) -> &mut SkuConsumption {
-        let name = self.cat.sku(s).part_number.as_str();
-        if !self.m.consumption.contains_key(name) {
-            self.m
-                .consumption
-                .insert(name.to_string(), SkuConsumption::default());
-        }
-        self.m.consumption.get_mut(name).expect("inserted above")
+        self.skus[s as usize]
+            .record
+            .get_or_insert_with(Default::default)
     }
 
     fn shortfall(&mut self, s: SkuIdx) {
-        let demand = self.consumed.get(&s).copied().unwrap_or(0)
-            + self.cv_users.get(&s).map_or(0, |m| m.len() as u64);
-        let assignable = self.assignable.get(&s).copied().unwrap_or(0);
-        let c = self.consumption(s);
+        let f = &mut self.skus[s as usize];
+        let demand = f.consumed + f.cv_users.len() as u64;
+        let assignable = f.assignable;
+        let c = f.record.get_or_insert_with(Default::default);
         c.shortfall = c.shortfall.max(demand.saturating_sub(assignable));
     }
 
@@ -179,12 +195,32 @@ impl MetricsObserver {
         source: Source,
         new: Option<(PathState, ErrorKind)>,
     ) {
-        let old = match new {
-            Some(v) => self.paths.insert((user, sku, source), v),
-            None => self.paths.remove(&(user, sku, source)),
-        };
-        let bad =
-            |v: Option<(PathState, ErrorKind)>| v.is_some_and(|(s, _)| s != PathState::Active);
+        let u = user as usize;
+        if self.paths.len() <= u {
+            self.paths.resize_with(u + 1, SmallVec::new);
+        }
+        let bad = |p: &SeenPath| p.state != PathState::Active;
+        let seen = &mut self.paths[u];
+        let bad_before = seen.iter().any(bad);
+        let at = seen.iter().position(|p| p.sku == sku && p.source == source);
+        let old = at.map(|i| (seen[i].state, seen[i].error));
+        match (new, at) {
+            (Some((state, error)), Some(i)) => {
+                seen[i].state = state;
+                seen[i].error = error;
+            }
+            (Some((state, error)), None) => seen.push(SeenPath {
+                sku,
+                source,
+                state,
+                error,
+            }),
+            (None, Some(i)) => {
+                seen.remove(i);
+            }
+            (None, None) => {}
+        }
+        let bad_after = seen.iter().any(bad);
         if let Some((state, error)) = new
             && state != PathState::Active
             && old != new
@@ -208,50 +244,33 @@ impl MetricsObserver {
         if let Some(w) = self.m.waves.get_mut(&self.position) {
             w.last_change_ms = t;
         }
-        let (b0, b1) = (bad(old), bad(new));
-        if b0 != b1 {
-            let c = self.user_bad.entry(user).or_default();
-            let before = *c > 0;
-            if b1 {
-                *c += 1;
+        if bad_before != bad_after {
+            if bad_after {
+                self.users_in_error += 1;
             } else {
-                *c -= 1;
+                self.users_in_error -= 1;
             }
-            let after = *c > 0;
-            if before != after {
-                if after {
-                    self.users_in_error += 1;
-                } else {
-                    self.users_in_error -= 1;
-                }
-                let tl = &mut self.m.errors_timeline;
-                match tl.last_mut() {
-                    Some(last) if last.0 == t => last.1 = self.users_in_error,
-                    _ => tl.push((t, self.users_in_error)),
-                }
+            let tl = &mut self.m.errors_timeline;
+            match tl.last_mut() {
+                Some(last) if last.0 == t => last.1 = self.users_in_error,
+                _ => tl.push((t, self.users_in_error)),
             }
         }
         // CountViolation demand: the user has a CountViolation path of the SKU and no applied one.
         let is_cv = |v: Option<(PathState, ErrorKind)>| {
             v == Some((PathState::Error, ErrorKind::CountViolation))
         };
-        let waiting = self
-            .cv_users
-            .get(&sku)
-            .is_some_and(|m| m.contains_key(&user));
+        let waiting = self.skus[sku as usize].cv_users.contains_key(&user);
         if !is_cv(old) && !is_cv(new) && !waiting {
             return;
         }
         let mut cv = false;
         let mut applied = false;
-        for ((_, _, _), (st, er)) in self
-            .paths
-            .range((user, sku, Source::Direct)..=(user, sku, Source::Group(GroupIdx::MAX)))
-        {
-            applied |= st.applied();
-            cv |= *st == PathState::Error && *er == ErrorKind::CountViolation;
+        for p in self.paths[u].iter().filter(|p| p.sku == sku) {
+            applied |= p.state.applied();
+            cv |= p.state == PathState::Error && p.error == ErrorKind::CountViolation;
         }
-        let set = self.cv_users.entry(sku).or_default();
+        let set = &mut self.skus[sku as usize].cv_users;
         let changed = if cv && !applied {
             set.insert(user, ()).is_none()
         } else {
@@ -338,7 +357,7 @@ impl MetricsObserver {
                 }
                 Outcome::Consumed { sku, consumed } => {
                     let c = *consumed as u64;
-                    self.consumed.insert(*sku, c);
+                    self.skus[*sku as usize].consumed = c;
                     let s = self.consumption(*sku);
                     match s.timeline.last_mut() {
                         Some(last) if last.0 == t => last.1 = c,
@@ -401,6 +420,12 @@ impl MetricsObserver {
         for s in self.m.service.values_mut() {
             s.user_minutes = s.user_ms / 60_000;
         }
+        for (i, f) in self.skus.iter_mut().enumerate() {
+            if let Some(c) = f.record.take() {
+                let name = self.cat.sku(i as SkuIdx).part_number.clone();
+                self.m.consumption.insert(name, c);
+            }
+        }
         let st = sim.state();
         self.m.users_in_error_end =
             st.users.iter().filter(|u| u.alive && u.in_error()).count() as u64;
@@ -440,7 +465,7 @@ impl Observer for MetricsObserver {
         if let Some(sku) = self.units_changed.take()
             && let Some(sub) = sim.state().subscriptions.get(sku as usize)
         {
-            self.assignable.insert(sku, sub.prepaid.assignable() as u64);
+            self.skus[sku as usize].assignable = sub.prepaid.assignable() as u64;
             self.shortfall(sku);
         }
         self.group_states(sim, events);
