@@ -1368,9 +1368,17 @@ impl Sim {
                 self.emit(Outcome::ServiceLost { user: u, family: f });
             }
             // Only a family the user had lost is "restored"; first grants are not events.
-            for f in fam.minus(&before_fam).iter() {
-                if self.state.lost.remove(&(u, f)) {
-                    self.emit(Outcome::ServiceRestored { user: u, family: f });
+            let had_lost = self
+                .state
+                .lost
+                .range((u, 0)..=(u, u16::MAX))
+                .next()
+                .is_some();
+            if had_lost {
+                for f in fam.minus(&before_fam).iter() {
+                    if self.state.lost.remove(&(u, f)) {
+                        self.emit(Outcome::ServiceRestored { user: u, family: f });
+                    }
                 }
             }
         }
