@@ -422,25 +422,30 @@ impl Sim {
         }
         attrs.sort();
         if let Some(last) = self.state.users.last()
-            && last.name.as_str() >= name
+            && &*last.name >= name
         {
             self.state.names_in_index_order = false;
         }
         let idx = self.state.users.len() as UserIdx;
-        self.state.users.push(User {
-            name: name.to_string(),
-            usage_location: loc,
-            proxy_addresses: Vec::new(),
-            attributes: attrs,
-            paths: Vec::new(),
-            groups: Vec::new(),
-            alive: true,
-            last_group_step: (0, GroupIdx::MAX, 0),
-        });
+        push_grow(
+            &mut self.state.users,
+            User {
+                name: name.into(),
+                usage_location: loc,
+                alive: true,
+                last_step_group: GroupIdx::MAX,
+                last_step_ms: 0,
+                last_step_skus: 0,
+                proxy_addresses: Box::default(),
+                attributes: attrs.into_boxed_slice(),
+                paths: Vec::new(),
+                groups: Vec::new(),
+            },
+        );
         let users = &self.state.users;
         self.state
             .user_index
-            .insert(name, idx, |i| users[i as usize].name.as_str());
+            .insert(name, idx, |i| &*users[i as usize].name);
         self.set_proxies(idx, proxies, false);
         self.emit(Outcome::UserCreated { user: idx });
         // A new user is evaluated by every dynamic group (R26).
@@ -519,7 +524,7 @@ impl Sim {
             .collect();
         list.sort();
         list.dedup();
-        self.state.users[u as usize].proxy_addresses = list;
+        self.state.users[u as usize].proxy_addresses = list.into_boxed_slice();
         self.index_proxies(u, true);
     }
 
@@ -586,7 +591,7 @@ impl Sim {
         let users = &self.state.users;
         self.state
             .user_index
-            .remove(&users[u as usize].name, |i| users[i as usize].name.as_str());
+            .remove(&users[u as usize].name, |i| &*users[i as usize].name);
         self.emit(Outcome::UserDeleted { user: u });
         Ok(())
     }
@@ -603,11 +608,13 @@ impl Sim {
             .as_deref()
             .map(|v| self.state.intern_attribute_value(v));
         let user = &mut self.state.users[u as usize];
-        user.attributes.retain(|(k, _)| *k != ki);
+        let mut attrs: Vec<(u16, u32)> = std::mem::take(&mut user.attributes).into_vec();
+        attrs.retain(|(k, _)| *k != ki);
         if let Some(vi) = vi {
-            user.attributes.push((ki, vi));
-            user.attributes.sort();
+            attrs.push((ki, vi));
+            attrs.sort();
         }
+        user.attributes = attrs.into_boxed_slice();
         let key = key.to_ascii_lowercase();
         let affected: Vec<GroupIdx> = (0..self.state.groups.len() as GroupIdx)
             .filter(|g| {
@@ -1101,7 +1108,7 @@ impl Sim {
         let Some(user) = self.state.live_user(u) else {
             return false;
         };
-        let (t, h, mask) = user.last_group_step;
+        let (t, h, mask) = (user.last_step_ms, user.last_step_group, user.last_step_skus);
         if h == GroupIdx::MAX || h == g || self.now.saturating_sub(t) >= env.concurrency_window_ms {
             return false;
         }
@@ -1120,7 +1127,8 @@ impl Sim {
         let r = rules::process(self, u, Focus::Group(g), force);
         self.finish(u, snap);
         if r.evaluated {
-            self.state.users[u as usize].last_group_step = (self.now, g, mask);
+            let user = &mut self.state.users[u as usize];
+            (user.last_step_ms, user.last_step_group, user.last_step_skus) = (self.now, g, mask);
             self.emit(Outcome::Audit(Audit::ChangeUserLicense {
                 user: u,
                 group: Some(g),

@@ -116,7 +116,7 @@ pub fn state_json(
         let mut errs: Vec<&str> = st
             .members_with_errors(gi as GroupIdx)
             .iter()
-            .map(|u| st.users[*u as usize].name.as_str())
+            .map(|u| st.users[*u as usize].name.as_ref())
             .collect();
         errs.sort();
         let mut v = json!({"id": g.name, "securityEnabled": g.security_enabled,
@@ -178,7 +178,7 @@ pub fn state_json(
         assigned.sort_by(|a, b| a.0.cmp(b.0));
         let upn = format!("{}@{}", u.name, domain);
         users.push((
-            u.name.as_str(),
+            &*u.name,
             json!({"id": u.name, "userPrincipalName": upn,
             "usageLocation": u.usage_location.map(crate::catalog::loc_str),
             "assignedLicenses": assigned.into_iter().map(|x| x.1).collect::<Vec<_>>(),

@@ -69,7 +69,7 @@ fn members(sim: &Sim, group: &str) -> Vec<String> {
     let g = st.group(group).unwrap();
     st.members_in_name_order(g)
         .into_iter()
-        .map(|u| st.users[u as usize].name.clone())
+        .map(|u| st.users[u as usize].name.to_string())
         .collect()
 }
 
@@ -107,7 +107,7 @@ fn recorded(extra: &str) -> (Recorder, Sim) {
 }
 
 fn name_of(sim: &Sim, u: UserIdx) -> String {
-    sim.state().users[u as usize].name.clone()
+    sim.state().users[u as usize].name.to_string()
 }
 
 // ---- actions -------------------------------------------------------------------------------------
