@@ -119,7 +119,7 @@ fn plans_all(end: &SkuPlans) -> PlanSet {
 
 /// One processing step for user `u` (SPEC 3, 10). The caller wraps it in `begin`/`finish`.
 pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> StepResult {
-    let catalog = sim.catalog.clone();
+    let catalog = &*sim.catalog;
     let st = &sim.state;
     let user = &st.users[u as usize];
 
@@ -239,13 +239,13 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
     let loc = st.effective_location(user, sim.config.tenant.default_usage_location);
     let mut proxy_conflict: Option<bool> = None;
     let mut blocked: SmallVec<[bool; 4]> = SmallVec::from_elem(false, removals.len());
-    let enabled_of = |p: &Path| st.enabled(&catalog, p.sku, p.disabled);
+    let enabled_of = |p: &Path| st.enabled(catalog, p.sku, p.disabled);
     let cand_sku = |c: &Cand| match c {
         Cand::New { sku, .. } => *sku,
         Cand::Retry { idx } => user.paths[*idx].sku,
     };
     let cand_plans = |c: &Cand| match c {
-        Cand::New { sku, disabled, .. } => st.enabled(&catalog, *sku, *disabled),
+        Cand::New { sku, disabled, .. } => st.enabled(catalog, *sku, *disabled),
         Cand::Retry { idx } => enabled_of(&user.paths[*idx]),
     };
     let mut results: SmallVec<[SmallVec<[PathCheck; 4]>; 2]>;
@@ -464,7 +464,7 @@ pub(crate) fn direct_call(
     add: &[(SkuIdx, DisabledIdx)],
     remove: &[SkuIdx],
 ) -> Result<(), Rejection> {
-    let catalog = sim.catalog.clone();
+    let catalog = &*sim.catalog;
     let st = &sim.state;
     let user = &st.users[u as usize];
     if !add.is_empty() && user.usage_location.is_none() {
@@ -504,7 +504,7 @@ pub(crate) fn direct_call(
         if !p.state.applied() {
             continue;
         }
-        let e = st.enabled(&catalog, p.sku, p.disabled);
+        let e = st.enabled(catalog, p.sku, p.disabled);
         before_all.union_with(&e);
         if touched(p) {
             continue;
@@ -515,7 +515,7 @@ pub(crate) fn direct_call(
         end.push((p.sku, e));
     }
     for (s, d) in add {
-        let e = st.enabled(&catalog, *s, *d);
+        let e = st.enabled(catalog, *s, *d);
         end_active.union_with(&e);
         end.push((*s, e));
     }
@@ -523,7 +523,7 @@ pub(crate) fn direct_call(
     let mut granted: SmallVec<[SkuIdx; 4]> = SmallVec::new();
     let mut proxy_conflict = None;
     for (s, d) in add {
-        let plans = st.enabled(&catalog, *s, *d);
+        let plans = st.enabled(catalog, *s, *d);
         let other = plans_except(&end, *s);
         let needs_seat = !user.has_applied(*s) && !granted.contains(s);
         if let Some((k, plans)) = check_path(
