@@ -746,6 +746,8 @@ pub fn replay(bytes: &[u8], stop: Stop) -> Result<ReplayReport, LogError> {
         verified: 0,
         final_verified: false,
         at_trailer: false,
+        produced: Vec::new(),
+        skip_produced: 0,
         sim,
     };
     let divergence = r.run(stop);
@@ -781,6 +783,10 @@ struct Replayer<'a> {
     final_verified: bool,
     /// The replay stopped at the trailer's end time and compared its hash.
     at_trailer: bool,
+    /// Reused buffer of the events the engine produced.
+    produced: Vec<TimedEvent>,
+    /// Produced events to skip at the next comparison (the input handed over unchanged).
+    skip_produced: usize,
     sim: Sim,
 }
 
@@ -833,7 +839,32 @@ impl Replayer<'_> {
 
     /// Compares what the engine produced with the log, in order.
     fn compare(&mut self, allow_short: bool) -> Option<Divergence> {
-        let produced = self.sim.take_events();
+        let mut produced = std::mem::take(&mut self.produced);
+        self.sim.drain_events_into(&mut produced);
+        let skip = std::mem::take(&mut self.skip_produced);
+        let d = self.compare_with(produced.drain(..).skip(skip), allow_short);
+        self.produced = produced;
+        d
+    }
+
+    /// The next logged event was not produced where the log has it (the engine produced
+    /// nothing more before the next input's time).
+    fn compare_missing(&mut self) -> Option<Divergence> {
+        let x = self.pending.front().cloned()?;
+        Some(Divergence {
+            index: self.matched,
+            time_ms: x.time_ms,
+            expected: Some(x),
+            actual: None,
+            note: "the log holds an event the replay did not produce".into(),
+        })
+    }
+
+    fn compare_with(
+        &mut self,
+        produced: impl Iterator<Item = TimedEvent>,
+        allow_short: bool,
+    ) -> Option<Divergence> {
         for e in produced {
             while self.pending.is_empty() && self.read() {}
             match self.pending.pop_front() {
@@ -898,13 +929,7 @@ impl Replayer<'_> {
             s => s,
         };
         while let Some(k) = self.next_input() {
-            let (time, input) = match &self.pending[k] {
-                TimedEvent {
-                    time_ms,
-                    event: Event::Input(i),
-                } => (*time_ms, i.clone()),
-                _ => unreachable!("next_input returns inputs"),
-            };
+            let time = self.pending[k].time_ms;
             if let Stop::UntilEvent(n) = stop
                 && self.matched >= n
             {
@@ -916,7 +941,35 @@ impl Replayer<'_> {
                 self.sim.advance_to(t);
                 return self.compare(true);
             }
+            // The engine work due before the input, compared first; then the input itself is
+            // handed to the engine (moved, not cloned: the engine records it as it is, so the
+            // produced copy needs no comparison).
+            self.sim.advance_to(time);
+            if let Some(d) = self.compare(false) {
+                return Some(d);
+            }
+            if self.pending.front().is_some_and(|e| e.time_ms != time)
+                || !matches!(
+                    self.pending.front(),
+                    Some(TimedEvent {
+                        event: Event::Input(_),
+                        ..
+                    })
+                )
+            {
+                // The log holds events the engine did not produce before this input.
+                return self.compare_missing();
+            }
+            let Some(TimedEvent {
+                event: Event::Input(input),
+                ..
+            }) = self.pending.pop_front()
+            else {
+                unreachable!("checked above")
+            };
             let _ = self.sim.apply(time, input);
+            self.skip_produced = 1;
+            self.matched += 1;
             if let Some(d) = self.compare(false) {
                 return Some(d);
             }

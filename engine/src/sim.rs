@@ -273,21 +273,24 @@ impl Sim {
     /// goes back). The input is recorded before its outcomes; a rejection is an outcome too.
     pub fn apply(&mut self, t: u64, input: Input) -> Result<(), Rejection> {
         self.advance_to(t);
-        let r = self.handle(&input);
+        let r = if self.record_inputs {
+            // The input goes into the stream first and is handled from there (no clone): it is
+            // lent out for the call, with a heap-free stand-in in its place, and put back.
+            let at = self.events.len();
+            self.events.push(TimedEvent {
+                time_ms: self.now,
+                event: Event::Outcome(Outcome::UserCreated { user: 0 }),
+            });
+            let r = self.handle_inner(&input);
+            self.events[at].event = Event::Input(input);
+            r
+        } else {
+            self.handle_inner(&input)
+        };
         if let Err(rej) = &r {
             self.emit(Outcome::Rejected(rej.clone()));
         }
         r
-    }
-
-    fn handle(&mut self, input: &Input) -> Result<(), Rejection> {
-        if self.record_inputs {
-            self.events.push(TimedEvent {
-                time_ms: self.now,
-                event: Event::Input(input.clone()),
-            });
-        }
-        self.handle_inner(input)
     }
 }
 

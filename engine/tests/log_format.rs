@@ -619,3 +619,62 @@ fn inspect_describes_events_by_name_and_filters_them() {
     );
     assert_eq!(log::fmt_time(DAY + HOUR + 61_001), "1d 01:01:01.001");
 }
+
+#[test]
+fn an_outcome_the_replay_does_not_produce_before_an_input_is_a_divergence() {
+    let bytes = record(3);
+    let log = log::read_log(&bytes).unwrap();
+    let mut records = log.records.clone();
+    // The 10th input after the first outcome: put a copy of an earlier outcome right before it.
+    let outcome = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Event(
+                e @ TimedEvent {
+                    event: Event::Outcome(_),
+                    ..
+                },
+            ) => Some(e.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let (k, input_time) = records
+        .iter()
+        .enumerate()
+        .filter_map(|(k, r)| match r {
+            Record::Event(TimedEvent {
+                time_ms,
+                event: Event::Input(_),
+            }) => Some((k, *time_ms)),
+            _ => None,
+        })
+        .nth(10)
+        .unwrap();
+    let index = records[..k]
+        .iter()
+        .filter(|r| matches!(r, Record::Event(_)))
+        .count() as u64;
+    let extra = TimedEvent {
+        time_ms: input_time,
+        ..outcome
+    };
+    records.insert(k, Record::Event(extra.clone()));
+    // Keep the records consistent with each other: later checkpoints and the trailer count it.
+    for r in records.iter_mut().skip(k + 1) {
+        match r {
+            Record::Checkpoint { events, .. } => *events += 1,
+            Record::Trailer {
+                events, outcomes, ..
+            } => {
+                *events += 1;
+                *outcomes += 1;
+            }
+            _ => {}
+        }
+    }
+    let r = log::replay(&reframe(&bytes, log.offsets[0], &records), Stop::End).unwrap();
+    let d = r.divergence.expect("a divergence");
+    assert_eq!(d.index, index);
+    assert_eq!(d.expected, Some(extra));
+    assert!(d.actual.is_none(), "{:?}", d.actual);
+}
