@@ -150,8 +150,9 @@ pub struct State {
     pub group_index: NameIndex,
     /// Proxy address hash -> number of live users holding it (R18).
     pub proxy_index: BTreeMap<u64, u32>,
-    /// Addresses of `proxy_index` held by more than one user.
-    pub shared_addresses: u64,
+    /// The addresses of `proxy_index` held by more than one user: few, so an R18 check looks
+    /// here (cache-resident) and never walks the large index.
+    pub shared_addresses: BTreeSet<u64>,
     /// Whether user indices are in byte-wise name order (then index order is name order).
     pub names_in_index_order: bool,
     /// (user, service family) pairs lost and not yet restored (for `ServiceRestored`).

@@ -500,12 +500,12 @@ impl Sim {
                 let c = self.state.proxy_index.entry(h).or_insert(0);
                 *c += 1;
                 if *c == 2 {
-                    self.state.shared_addresses += 1;
+                    self.state.shared_addresses.insert(h);
                 }
             } else if let Some(c) = self.state.proxy_index.get_mut(&h) {
                 *c -= 1;
                 if *c == 1 {
-                    self.state.shared_addresses -= 1;
+                    self.state.shared_addresses.remove(&h);
                 }
                 if *c == 0 {
                     self.state.proxy_index.remove(&h);
@@ -534,13 +534,9 @@ impl Sim {
     /// R18: whether another live user holds one of this user's proxy addresses.
     pub(crate) fn proxy_conflict(&self, u: UserIdx) -> bool {
         // Most tenants have no shared address at all: then nobody has a conflict.
-        self.state.shared_addresses > 0
-            && (0..self.address_count(u)).any(|i| {
-                self.state
-                    .proxy_index
-                    .get(&self.address_hash(u, i))
-                    .is_some_and(|c| *c > 1)
-            })
+        let shared = &self.state.shared_addresses;
+        !shared.is_empty()
+            && (0..self.address_count(u)).any(|i| shared.contains(&self.address_hash(u, i)))
     }
 
     fn delete_user(&mut self, u: UserIdx) -> Result<(), Rejection> {
