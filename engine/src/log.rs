@@ -754,8 +754,14 @@ pub fn replay(bytes: &[u8], stop: Stop) -> Result<ReplayReport, LogError> {
     let complete = r.trailer.is_some() && r.error.is_none();
     let mut sim = r.sim;
     sim.clear_events();
+    // Verified against the trailer at its end time: that hash is the state's (no second walk
+    // of a large tenant).
+    let final_state_hash = match r.trailer {
+        Some((_, h)) if r.at_trailer && r.final_verified => h,
+        _ => sim.state_hash(),
+    };
     Ok(ReplayReport {
-        final_state_hash: sim.state_hash(),
+        final_state_hash,
         sim,
         header,
         events: r.matched,
@@ -816,25 +822,6 @@ impl Replayer<'_> {
             None => self.eof = true,
         }
         !self.eof
-    }
-
-    /// Position in `pending` of the next logged input, reading as far as needed.
-    fn next_input(&mut self) -> Option<usize> {
-        let mut from = 0;
-        loop {
-            if let Some(k) = self
-                .pending
-                .iter()
-                .skip(from)
-                .position(|e| matches!(e.event, Event::Input(_)))
-            {
-                return Some(from + k);
-            }
-            from = self.pending.len();
-            if !self.read() && self.pending.len() == from {
-                return None;
-            }
-        }
     }
 
     /// Compares what the engine produced with the log, in order.
@@ -923,49 +910,72 @@ impl Replayer<'_> {
         None
     }
 
+    /// Runs one engine job due at or before `t` and compares what it produced; `Err(())` when
+    /// no job is due.
+    fn run_job(&mut self, t: u64) -> Result<Option<Divergence>, ()> {
+        if self.sim.next_job_time().is_none_or(|at| at > t) {
+            return Err(());
+        }
+        self.sim.run_next_job();
+        Ok(self.compare(false))
+    }
+
+    /// Streams the log: each logged event is matched as the engine produces it, job by job, so
+    /// neither the log's nor the engine's events pile up between two inputs (a group change on
+    /// a million users is millions of events before the next input).
     fn run(&mut self, stop: Stop) -> Option<Divergence> {
         let stop = match stop {
             Stop::AtTime(t) => Stop::AtTime(t.min(MAX_TIME_MS)),
             s => s,
         };
-        while let Some(k) = self.next_input() {
-            let time = self.pending[k].time_ms;
-            if let Stop::UntilEvent(n) = stop
-                && self.matched >= n
-            {
-                return None;
-            }
+        if stop == Stop::UntilEvent(0) {
+            return None;
+        }
+        loop {
+            while self.pending.is_empty() && self.read() {}
+            let Some(front) = self.pending.front() else {
+                break;
+            };
+            let time = front.time_ms;
+            let is_input = matches!(front.event, Event::Input(_));
             if let Stop::AtTime(t) = stop
                 && time > t
             {
                 self.sim.advance_to(t);
                 return self.compare(true);
             }
-            // The engine work due before the input, compared first; then the input itself is
-            // handed to the engine (moved, not cloned: the engine records it as it is, so the
-            // produced copy needs no comparison).
-            self.sim.advance_to(time);
-            if let Some(d) = self.compare(false) {
-                return Some(d);
+            if !is_input {
+                // Engine work logged before the next input: the next due job must produce it.
+                match self.run_job(time) {
+                    Ok(None) => continue,
+                    Ok(Some(d)) => return Some(d),
+                    Err(()) => return self.compare_missing(),
+                }
             }
-            if self.pending.front().is_some_and(|e| e.time_ms != time)
-                || !matches!(
+            // The engine work due before the input (producing nothing the log holds, or the
+            // comparison fails), then the input itself, handed to the engine (moved, not cloned:
+            // the engine records it as it is, so the produced copy needs no comparison).
+            while let Ok(d) = self.run_job(time) {
+                if d.is_some() {
+                    return d;
+                }
+                if !matches!(
                     self.pending.front(),
                     Some(TimedEvent {
                         event: Event::Input(_),
                         ..
                     })
-                )
-            {
-                // The log holds events the engine did not produce before this input.
-                return self.compare_missing();
+                ) {
+                    return self.compare_missing();
+                }
             }
+            self.sim.advance_to(time);
             let Some(TimedEvent {
                 event: Event::Input(input),
                 ..
             }) = self.pending.pop_front()
             else {
-                unreachable!("checked above")
+                unreachable!("the front is an input")
             };
             let _ = self.sim.apply(time, input);
             self.skip_produced = 1;
@@ -980,6 +990,11 @@ impl Replayer<'_> {
             {}
             if let Some(d) = self.check_hash() {
                 return Some(d);
+            }
+            if let Stop::UntilEvent(n) = stop
+                && self.matched >= n
+            {
+                return None;
             }
         }
         // The end of the log: the trailer (or a truncation).
