@@ -1367,6 +1367,19 @@ impl Sim {
                 consumed: c,
             });
         }
+        // Service families (SPEC 1.1). A step that removed or changed no applied path only adds
+        // plans, so nothing can be lost; and only a family the user had lost can be restored
+        // (first grants are not events). Most steps are neither: no family sets are built.
+        let removed = snap.applied.iter().any(|x| !after.contains(x));
+        let had_lost = self
+            .state
+            .lost
+            .range((u, 0)..=(u, u16::MAX))
+            .next()
+            .is_some();
+        if !removed && !had_lost {
+            return;
+        }
         let before_fam = self.families(&snap.applied);
         let fam = self.families(&after);
         if fam != before_fam {
@@ -1374,13 +1387,6 @@ impl Sim {
                 self.state.lost.insert((u, f));
                 self.emit(Outcome::ServiceLost { user: u, family: f });
             }
-            // Only a family the user had lost is "restored"; first grants are not events.
-            let had_lost = self
-                .state
-                .lost
-                .range((u, 0)..=(u, u16::MAX))
-                .next()
-                .is_some();
             if had_lost {
                 for f in fam.minus(&before_fam).iter() {
                     if self.state.lost.remove(&(u, f)) {
