@@ -142,6 +142,25 @@ pub fn format_id(pattern: &str, i: u64) -> String {
     format!("{pattern}{i}")
 }
 
+/// The index `i` in `1..=count` with `format_id(pattern, i) == id`, if there is one: whether a
+/// population generates `id`, without generating its ids.
+pub fn index_of_id(pattern: &str, count: u64, id: &str) -> Option<u64> {
+    let (prefix, suffix) = match pattern.find('{') {
+        Some(start) if pattern[start..].contains('}') => {
+            let len = pattern[start..].find('}').unwrap_or(0);
+            (&pattern[..start], &pattern[start + len + 1..])
+        }
+        _ => (pattern, ""),
+    };
+    let mid = id.strip_prefix(prefix)?.strip_suffix(suffix)?;
+    let digits = mid.trim_start_matches(' ');
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let i: u64 = digits.parse().ok()?;
+    (i >= 1 && i <= count && format_id(pattern, i) == id).then_some(i)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MemberRef {
     /// A user id, or every user a selector picks at setup.
@@ -353,4 +372,39 @@ pub struct Expectations {
     pub peak_units: Vec<(SkuIdx, u64)>,
     pub max_rejected_calls: Option<u64>,
     pub max_duration_ms: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_of_id_inverts_format_id() {
+        for (pattern, count) in [
+            ("u{:06}", 250_000u64),
+            ("sales{:02}", 120),
+            ("x{}", 30),
+            ("plain", 12),
+            ("{:4}-z", 2_000),
+            ("a{}b{}", 15),
+        ] {
+            for i in 1..=count.min(3_000) {
+                let id = format_id(pattern, i);
+                assert_eq!(index_of_id(pattern, count, &id), Some(i), "{pattern} {id}");
+            }
+            assert_eq!(
+                index_of_id(pattern, count, &format_id(pattern, count + 1)),
+                None
+            );
+            assert_eq!(index_of_id(pattern, count, &format_id(pattern, 0)), None);
+        }
+        assert_eq!(index_of_id("u{:06}", 10, "u00001"), None, "wrong width");
+        assert_eq!(index_of_id("u{:06}", 10, "u0000x1"), None);
+        assert_eq!(index_of_id("u{}", 10, "u+1"), None);
+        assert_eq!(index_of_id("u{}", 10, "v1"), None);
+        assert_eq!(
+            index_of_id("u{}", u64::MAX, "u99999999999999999999999"),
+            None
+        );
+    }
 }

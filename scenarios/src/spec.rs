@@ -537,8 +537,24 @@ struct Names {
     groups: BTreeSet<String>,
     populations: BTreeSet<String>,
     users: BTreeSet<String>,
+    /// Ids the populations generate, while the scenario has at most 200,000 users (to find
+    /// duplicates); `patterns` recognises generated ids at any size.
     generated: BTreeSet<String>,
+    /// (id pattern, count) of each population.
+    patterns: Vec<(String, u64)>,
     attribute_keys: BTreeSet<String>,
+}
+
+impl Names {
+    /// Whether an explicit user or a population has this id.
+    fn is_user(&self, id: &str) -> bool {
+        self.users.contains(id)
+            || self.generated.contains(id)
+            || self
+                .patterns
+                .iter()
+                .any(|(p, n)| crate::model::index_of_id(p, *n, id).is_some())
+    }
 }
 
 fn selector(
@@ -604,7 +620,7 @@ fn selector(
             Box::new(selector(inner, names, r, span, key)?),
         ));
     }
-    if names.users.contains(text) || names.generated.contains(text) {
+    if names.is_user(text) {
         return Ok(Selector::Ids(vec![text.to_string()]));
     }
     let kinds = ["all", "group:", "population:", "attribute:", "first:"];
@@ -633,7 +649,7 @@ fn selector_of(
         RawSelector::One(t) => selector(t, names, r, span, key),
         RawSelector::List(ids) => {
             for id in ids {
-                if !names.users.contains(id) && !names.generated.contains(id) {
+                if !names.is_user(id) {
                     return Err(r.ctx.err(
                         span.clone(),
                         Some(id),
@@ -768,12 +784,7 @@ fn group_spec(
     }
     let mut members = Vec::new();
     for m in &g.members {
-        if m != &g.id
-            && names.groups.contains(m)
-            && !m.contains(':')
-            && !names.users.contains(m)
-            && !names.generated.contains(m)
-        {
+        if m != &g.id && names.groups.contains(m) && !m.contains(':') && !names.is_user(m) {
             members.push(MemberRef::Group(m.clone()));
         } else {
             members.push(MemberRef::Users(selector(m, names, r, span, "members")?));
@@ -1011,6 +1022,7 @@ pub fn parse_scenario(
         populations: BTreeSet::new(),
         users: BTreeSet::new(),
         generated: BTreeSet::new(),
+        patterns: Vec::new(),
         attribute_keys: BTreeSet::new(),
     };
     let mut total: u64 = 0;
@@ -1100,6 +1112,7 @@ pub fn parse_scenario(
             }
         }
         names.attribute_keys.extend(p.attributes.keys().cloned());
+        names.patterns.push((pop.id_pattern.clone(), pop.count));
         sc.populations.push(pop);
     }
 

@@ -342,3 +342,15 @@ peak_units = { ENTERPRISEPACK = 1000 }
     // alice's direct STANDARDPACK has no subscription: a rejected setup call.
     assert!(m.rejected_calls_total >= 1);
 }
+
+#[test]
+fn ids_of_a_large_population_can_be_referenced() {
+    // Above 200,000 users the parser no longer lists every generated id; it still knows them.
+    let text = "[scenario]\nname = \"big\"\n[tenant]\nsubscriptions = { ENTERPRISEPACK = 5 }\n\
+[[populations]]\nname = \"staff\"\ncount = 250000\nid_pattern = \"u{:06}\"\n\
+[[groups]]\nid = \"g\"\nmembers = [\"u000123\", \"u250000\"]\n";
+    let sc = parse_scenario("big.toml", text, None).expect("generated ids are known");
+    assert_eq!(sc.groups[0].members.len(), 2);
+    let e = err(&text.replace("u250000", "u250001"));
+    assert!(e.contains("u250001"), "{e}");
+}
