@@ -138,10 +138,10 @@ enum Command {
         file: PathBuf,
         #[arg(long, value_enum, default_value = "human")]
         format: InspectFormat,
-        /// Only events involving this user id.
+        /// Only events involving this user: its id, or its index (`3` or `#3`).
         #[arg(long)]
         user: Option<String>,
-        /// Only events involving this group id.
+        /// Only events involving this group: its id, or its index (`3` or `#3`).
         #[arg(long)]
         group: Option<String>,
     },
