@@ -148,6 +148,9 @@ pub struct State {
     pub user_index: NameIndex,
     /// Live groups by name.
     pub group_index: NameIndex,
+    /// Live groups with a membership rule (R26), so that a new user or an attribute change
+    /// visits these and not every group.
+    pub dynamic_groups: BTreeSet<GroupIdx>,
     /// Proxy address hash -> number of live users holding it (R18).
     pub proxy_index: BTreeMap<u64, u32>,
     /// The addresses of `proxy_index` held by more than one user: few, so an R18 check looks

@@ -452,12 +452,7 @@ impl Sim {
         self.set_proxies(idx, proxies, false);
         self.emit(Outcome::UserCreated { user: idx });
         // A new user is evaluated by every dynamic group (R26).
-        let dynamic: Vec<GroupIdx> = (0..self.state.groups.len() as GroupIdx)
-            .filter(|g| {
-                let gr = &self.state.groups[*g as usize];
-                gr.alive && gr.rule.is_some()
-            })
-            .collect();
+        let dynamic: Vec<GroupIdx> = self.state.dynamic_groups.iter().copied().collect();
         for g in dynamic {
             self.schedule_dynamic(g, idx);
         }
@@ -615,14 +610,16 @@ impl Sim {
         }
         user.attributes = attrs.into_boxed_slice();
         let key = key.to_ascii_lowercase();
-        let affected: Vec<GroupIdx> = (0..self.state.groups.len() as GroupIdx)
+        let affected: Vec<GroupIdx> = self
+            .state
+            .dynamic_groups
+            .iter()
+            .copied()
             .filter(|g| {
-                let gr = &self.state.groups[*g as usize];
-                gr.alive
-                    && gr
-                        .rule
-                        .as_ref()
-                        .is_some_and(|r| r.attributes.binary_search(&key).is_ok())
+                self.state.groups[*g as usize]
+                    .rule
+                    .as_ref()
+                    .is_some_and(|r| r.attributes.binary_search(&key).is_ok())
             })
             .collect();
         for g in affected {
@@ -685,6 +682,7 @@ impl Sim {
             .insert(name, g, |i| groups[i as usize].name.as_str());
         self.emit(Outcome::GroupCreated { group: g });
         if dynamic {
+            self.state.dynamic_groups.insert(g);
             if evaluate_now {
                 self.dynamic_eval_now(g, ALL_USERS);
             } else {
@@ -755,6 +753,7 @@ impl Sim {
         }
         let grp = &mut self.state.groups[g as usize];
         grp.alive = false;
+        self.state.dynamic_groups.remove(&g);
         let groups = &self.state.groups;
         self.state
             .group_index
@@ -774,6 +773,11 @@ impl Sim {
         let was_dynamic = self.state.groups[g as usize].rule.is_some();
         let now_dynamic = parsed.is_some();
         self.state.groups[g as usize].rule = parsed;
+        if now_dynamic {
+            self.state.dynamic_groups.insert(g);
+        } else {
+            self.state.dynamic_groups.remove(&g);
+        }
         if now_dynamic {
             if !was_dynamic {
                 // R26: turning a static group dynamic first removes every member.

@@ -1041,6 +1041,52 @@ fn r26_dynamic_groups_follow_attributes_after_the_delay() {
 }
 
 #[test]
+fn r26_new_users_and_attribute_changes_reach_only_groups_that_have_a_rule_now() {
+    let mut t = T::new();
+    let fin_rule = r#"user.department -eq "finance""#;
+    t.ok(Input::CreateGroup {
+        name: "finance".into(),
+        security_enabled: true,
+        source: GroupSource::Cloud,
+        rule: Some(fin_rule.into()),
+        members: vec![],
+        evaluate_now: true,
+    });
+    let fin = t.sim.state().group("finance").unwrap();
+    let st = t.group("static", &[]);
+    // Rules change hands: "finance" becomes static, "static" becomes dynamic (Sales).
+    t.ok(Input::SetRule {
+        group: fin,
+        rule: None,
+    });
+    t.ok(Input::SetRule {
+        group: st,
+        rule: Some(r#"department == "Sales""#.into()),
+    });
+    let f = t.user_attrs("fin2", &[("department", "Finance")]);
+    let s = t.user_attrs("sal2", &[("department", "Sales")]);
+    t.wait(6 * MINUTE);
+    assert!(t.sim.state().groups[fin as usize].members.is_empty());
+    let m = &t.sim.state().groups[st as usize].members;
+    assert!(m.contains(&s) && !m.contains(&f));
+    // An attribute change reaches the dynamic group that reads it.
+    t.ok(Input::SetAttribute {
+        user: f,
+        key: "Department".into(),
+        value: Some("Sales".into()),
+    });
+    t.wait(6 * MINUTE);
+    assert!(t.sim.state().groups[st as usize].members.contains(&f));
+    assert!(t.sim.state().groups[fin as usize].members.is_empty());
+    // A deleted dynamic group evaluates nobody.
+    t.settle();
+    t.ok(Input::DeleteGroup { group: st });
+    let later = t.user_attrs("sal3", &[("department", "Sales")]);
+    t.wait(6 * MINUTE);
+    assert!(!t.sim.state().groups[st as usize].members.contains(&later));
+}
+
+#[test]
 fn r27_on_premises_membership_changes_wait_for_the_sync_cycle() {
     let mut t = T::new(); // sync every 30m, phase 0
     t.units("ENTERPRISEPACK", 5);
