@@ -5,7 +5,7 @@ use crate::catalog::{Catalog, PlanSet};
 use crate::event::{
     ErrorKind, GroupSource, Member, PathState, PrepaidUnits, ProcessingState, Source,
 };
-use crate::names::NameIndex;
+use crate::names::{HashCounts, NameIndex};
 use crate::rule::Rule;
 use crate::{GroupIdx, Loc, SkuIdx, UserIdx};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -152,7 +152,7 @@ pub struct State {
     /// visits these and not every group.
     pub dynamic_groups: BTreeSet<GroupIdx>,
     /// Proxy address hash -> number of live users holding it (R18).
-    pub proxy_index: BTreeMap<u64, u32>,
+    pub proxy_index: HashCounts,
     /// The addresses of `proxy_index` held by more than one user: few, so an R18 check looks
     /// here (cache-resident) and never walks the large index.
     pub shared_addresses: BTreeSet<u64>,

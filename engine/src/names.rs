@@ -171,3 +171,150 @@ mod tests {
         }
     }
 }
+
+/// Counts by 64-bit hash key (the proxy-address index of R18: address hash -> live holders),
+/// in an open-addressing table. One random access per update where a B-tree of a million keys
+/// costs several. Like [`NameIndex`], never iterated: its layout reaches no output.
+#[derive(Clone, Debug, Default)]
+pub struct HashCounts {
+    keys: Vec<u64>,
+    /// 0: empty slot; `u32::MAX`: removed entry (probes go on past it); else the count.
+    counts: Vec<u32>,
+    len: usize,
+    used: usize,
+}
+
+const GONE: u32 = u32::MAX;
+
+impl HashCounts {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The slot holding `key`, or None.
+    fn find(&self, key: u64) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = (key as usize) & mask;
+        loop {
+            match self.counts[i] {
+                0 => return None,
+                GONE => {}
+                _ if self.keys[i] == key => return Some(i),
+                _ => {}
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The count of `key` (0 when absent).
+    pub fn get(&self, key: u64) -> u32 {
+        self.find(key).map_or(0, |i| self.counts[i])
+    }
+
+    /// Adds one to `key`'s count; returns the new count.
+    pub fn increment(&mut self, key: u64) -> u32 {
+        if let Some(i) = self.find(key) {
+            self.counts[i] = self.counts[i].saturating_add(1).min(GONE - 1);
+            return self.counts[i];
+        }
+        if (self.used + 1) * 2 > self.keys.len() {
+            self.rebuild((self.len + 1) * 2);
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = (key as usize) & mask;
+        loop {
+            match self.counts[i] {
+                0 => {
+                    self.used += 1;
+                    break;
+                }
+                GONE => break,
+                _ => i = (i + 1) & mask,
+            }
+        }
+        self.keys[i] = key;
+        self.counts[i] = 1;
+        self.len += 1;
+        1
+    }
+
+    /// Takes one from `key`'s count (an absent key stays absent); returns the new count. An
+    /// entry whose count reaches 0 is removed.
+    pub fn decrement(&mut self, key: u64) -> u32 {
+        let Some(i) = self.find(key) else {
+            return 0;
+        };
+        self.counts[i] -= 1;
+        if self.counts[i] == 0 {
+            self.counts[i] = GONE;
+            self.len -= 1;
+            return 0;
+        }
+        self.counts[i]
+    }
+
+    fn rebuild(&mut self, min_slots: usize) {
+        let n = min_slots.next_power_of_two().max(16);
+        let keys = std::mem::replace(&mut self.keys, vec![0; n]);
+        let counts = std::mem::replace(&mut self.counts, vec![0; n]);
+        let mask = n - 1;
+        for (k, c) in keys.into_iter().zip(counts) {
+            if c == 0 || c == GONE {
+                continue;
+            }
+            let mut i = (k as usize) & mask;
+            while self.counts[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.keys[i] = k;
+            self.counts[i] = c;
+        }
+        self.used = self.len;
+    }
+}
+
+#[cfg(test)]
+mod hash_counts_tests {
+    use super::*;
+
+    #[test]
+    fn counts_go_up_and_down_and_vanish_at_zero() {
+        let mut h = HashCounts::default();
+        // Keys that collide in the low bits probe past each other.
+        let keys: Vec<u64> = (0..3000u64).map(|i| i << 20 | 7).collect();
+        for k in &keys {
+            assert_eq!(h.increment(*k), 1);
+        }
+        assert_eq!(h.increment(keys[5]), 2);
+        assert_eq!(h.get(keys[5]), 2);
+        assert_eq!(h.len(), 3000);
+        for k in keys.iter().step_by(2) {
+            assert_eq!(h.decrement(*k), if *k == keys[5] { 1 } else { 0 });
+        }
+        assert_eq!(h.decrement(12345), 0);
+        for (j, k) in keys.iter().enumerate() {
+            let want = if j % 2 == 1 { 1 } else { 0 };
+            let want = if j == 5 { 2 } else { want };
+            assert_eq!(h.get(*k), want, "key {j}");
+        }
+        for _ in 0..4 {
+            for k in keys.iter().step_by(2) {
+                h.increment(*k);
+            }
+            for k in keys.iter().step_by(2) {
+                h.decrement(*k);
+            }
+        }
+        assert_eq!(h.len(), 1500);
+        assert!(
+            h.keys.len() <= 8192,
+            "removed entries must not grow the table"
+        );
+    }
+}

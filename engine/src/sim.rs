@@ -492,19 +492,11 @@ impl Sim {
         for i in 0..self.address_count(u) {
             let h = self.address_hash(u, i);
             if add {
-                let c = self.state.proxy_index.entry(h).or_insert(0);
-                *c += 1;
-                if *c == 2 {
+                if self.state.proxy_index.increment(h) == 2 {
                     self.state.shared_addresses.insert(h);
                 }
-            } else if let Some(c) = self.state.proxy_index.get_mut(&h) {
-                *c -= 1;
-                if *c == 1 {
-                    self.state.shared_addresses.remove(&h);
-                }
-                if *c == 0 {
-                    self.state.proxy_index.remove(&h);
-                }
+            } else if self.state.proxy_index.decrement(h) == 1 {
+                self.state.shared_addresses.remove(&h);
             }
         }
     }
