@@ -299,13 +299,35 @@ impl Rule {
     }
 }
 
+/// `a` (ASCII) lower-cased equals `x`.
+fn lower_eq(a: &str, x: &str) -> bool {
+    a.len() == x.len()
+        && a.bytes()
+            .zip(x.bytes())
+            .all(|(a, b)| a.to_ascii_lowercase() == b)
+}
+
 fn eval<'a>(e: &Expr, get: &dyn Fn(&str) -> Option<&'a str>) -> bool {
     match e {
         Expr::Not(x) => !eval(x, get),
         Expr::And(a, b) => eval(a, get) && eval(b, get),
         Expr::Or(a, b) => eval(a, get) || eval(b, get),
         Expr::Cmp { attr, op, values } => {
-            let v = get(attr).unwrap_or("").to_lowercase();
+            let raw = get(attr).unwrap_or("");
+            if raw.is_ascii() {
+                // `values` are lower-cased; an ASCII value compares byte by byte, lower-cased on
+                // the fly, with no string built (a rule is evaluated for every user).
+                return match op {
+                    Op::Eq => lower_eq(raw, &values[0]),
+                    Op::Ne => !lower_eq(raw, &values[0]),
+                    Op::StartsWith => raw
+                        .get(..values[0].len())
+                        .is_some_and(|p| lower_eq(p, &values[0])),
+                    Op::In => values.iter().any(|x| lower_eq(raw, x)),
+                    Op::Contains => raw.to_ascii_lowercase().contains(values[0].as_str()),
+                };
+            }
+            let v = raw.to_lowercase();
             match op {
                 Op::Eq => v == values[0],
                 Op::Ne => v != values[0],
@@ -331,6 +353,59 @@ mod tests {
             owned.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
         };
         r.matches(&get)
+    }
+
+    #[test]
+    fn ascii_fast_path_agrees_with_unicode_lowercasing() {
+        // Reference: the value lower-cased with Unicode rules, compared with the rule's values.
+        let values = [
+            "Finance",
+            "FINANCE",
+            "finance",
+            "fin",
+            "Fin",
+            "Sales",
+            "",
+            "Straße",
+            "STRASSE",
+            "İstanbul",
+            "istanbul",
+            "ÉQUIPE",
+            "équipe",
+            "финансы",
+            "ФИНАНСЫ",
+            "Finance ",
+        ];
+        let rules = [
+            r#"department -eq "finance""#,
+            r#"department -ne "finance""#,
+            r#"department -startsWith "fin""#,
+            r#"department -contains "nan""#,
+            r#"department -in ["sales", "finance", "équipe"]"#,
+            r#"department -eq "straße""#,
+            r#"department -eq "финансы""#,
+            r#"department -startsWith "ist""#,
+        ];
+        for rule in rules {
+            let r = Rule::parse(rule).unwrap();
+            for v in values {
+                let Expr::Cmp {
+                    op, values: want, ..
+                } = &r.expr
+                else {
+                    panic!("a comparison")
+                };
+                let l = v.to_lowercase();
+                let expected = match op {
+                    Op::Eq => l == want[0],
+                    Op::Ne => l != want[0],
+                    Op::StartsWith => l.starts_with(want[0].as_str()),
+                    Op::Contains => l.contains(want[0].as_str()),
+                    Op::In => want.contains(&l),
+                };
+                assert_eq!(m(rule, &[("department", v)]), expected, "{rule} on {v:?}");
+            }
+        }
     }
 
     #[test]

@@ -460,7 +460,16 @@ impl Sim {
     }
 
     fn intern_attribute(&mut self, k: &str) -> Result<u16, Rejection> {
-        let k = k.to_ascii_lowercase();
+        // Names are kept lower-cased: a known name is found without building a string.
+        let known = self
+            .state
+            .attribute_names
+            .iter()
+            .position(|a| a.eq_ignore_ascii_case(k));
+        let k = match known {
+            Some(i) => return Ok(i as u16),
+            None => k.to_ascii_lowercase(),
+        };
         match self.state.attribute_index(&k) {
             Some(i) => Ok(i),
             None if self.state.attribute_names.len() >= MAX_ATTRIBUTES || k.len() > 256 => {
