@@ -4,9 +4,9 @@
 //! A step is computed against the state it would produce (R19) and then written in one go, so no
 //! plan the user keeps is ever off in between.
 
-use crate::catalog::PlanSet;
+use crate::catalog::{Catalog, PlanSet};
 use crate::event::*;
-use crate::model::{DisabledIdx, Path};
+use crate::model::{DisabledIdx, Path, State};
 use crate::sim::Sim;
 use crate::{GroupIdx, SkuIdx, UserIdx};
 use smallvec::SmallVec;
@@ -55,8 +55,21 @@ enum Cand {
 /// The first failed check of a path: its error and the plans involved.
 type PathCheck = Option<(ErrorKind, Vec<u16>)>;
 
-/// Per-SKU plan sets of a user's end state (small: a user holds a few SKUs).
-type SkuPlans = SmallVec<[(SkuIdx, PlanSet); 4]>;
+/// Paths of a user's end state as (SKU, disabled set) (small: a user holds a few SKUs). Plan
+/// sets are read from the catalogue where they are combined, not copied into the list.
+type SkuPaths = SmallVec<[(SkuIdx, DisabledIdx); 4]>;
+
+/// Adds the plans of a path of `sku` with disabled set `d` to `acc`: the catalogue's set as it
+/// is when nothing is disabled (the common case), no intermediate copy.
+#[inline]
+fn add_enabled(acc: &mut PlanSet, cat: &Catalog, st: &State, sku: SkuIdx, d: DisabledIdx) {
+    let plans = &cat.skus[sku as usize].plans;
+    if d == 0 {
+        acc.union_with(plans);
+    } else {
+        acc.union_with(&plans.minus(&st.disabled_sets[d as usize]));
+    }
+}
 
 /// The checks of one path in R24's order against the end state.
 #[allow(clippy::too_many_arguments)]
@@ -99,20 +112,20 @@ fn check_path(
     None
 }
 
-fn plans_except(end: &SkuPlans, sku: SkuIdx) -> PlanSet {
+fn plans_except(cat: &Catalog, st: &State, end: &SkuPaths, sku: SkuIdx) -> PlanSet {
     let mut s = PlanSet::EMPTY;
-    for (k, p) in end {
+    for (k, d) in end {
         if *k != sku {
-            s.union_with(p);
+            add_enabled(&mut s, cat, st, *k, *d);
         }
     }
     s
 }
 
-fn plans_all(end: &SkuPlans) -> PlanSet {
+fn plans_all(cat: &Catalog, st: &State, end: &SkuPaths) -> PlanSet {
     let mut s = PlanSet::EMPTY;
-    for (_, p) in end {
-        s.union_with(p);
+    for (k, d) in end {
+        add_enabled(&mut s, cat, st, *k, *d);
     }
     s
 }
@@ -244,13 +257,13 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
         Cand::New { sku, .. } => *sku,
         Cand::Retry { idx } => user.paths[*idx].sku,
     };
-    let cand_plans = |c: &Cand| match c {
-        Cand::New { sku, disabled, .. } => st.enabled(catalog, *sku, *disabled),
-        Cand::Retry { idx } => enabled_of(&user.paths[*idx]),
+    let cand_disabled = |c: &Cand| match c {
+        Cand::New { disabled, .. } => *disabled,
+        Cand::Retry { idx } => user.paths[*idx].disabled,
     };
     let mut results: SmallVec<[SmallVec<[PathCheck; 4]>; 2]>;
     loop {
-        let mut end: SkuPlans = SmallVec::new();
+        let mut end: SkuPaths = SmallVec::new();
         for (i, p) in user.paths.iter().enumerate() {
             if !p.state.applied() {
                 continue;
@@ -260,24 +273,35 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
             {
                 continue;
             }
-            end.push((p.sku, enabled_of(p)));
+            end.push((p.sku, p.disabled));
         }
         let mut granted: SmallVec<[SkuIdx; 4]> = SmallVec::new();
         results = SmallVec::new();
         let mut accepted_plans = PlanSet::EMPTY;
         for (_, batch) in &batches {
-            let cp: SkuPlans = batch.iter().map(|c| (cand_sku(c), cand_plans(c))).collect();
+            let cp: SkuPaths = batch
+                .iter()
+                .map(|c| (cand_sku(c), cand_disabled(c)))
+                .collect();
+            // Every candidate of the batch is checked against the end state with the whole
+            // batch in it: the same union for all of them.
+            let mut all = plans_all(catalog, st, &end);
+            for (s2, d2) in &cp {
+                add_enabled(&mut all, catalog, st, *s2, *d2);
+            }
             let mut errs: SmallVec<[PathCheck; 4]> = SmallVec::new();
-            for (k, (sku, plans)) in cp.iter().enumerate() {
-                let mut other = plans_except(&end, *sku);
-                let mut all = plans_all(&end);
-                all.union_with(plans);
-                for (j, (s2, p2)) in cp.iter().enumerate() {
-                    if j != k {
-                        if s2 != sku {
-                            other.union_with(p2);
-                        }
-                        all.union_with(p2);
+            for (k, (sku, d)) in cp.iter().enumerate() {
+                let own;
+                let plans: &PlanSet = if *d == 0 {
+                    &catalog.skus[*sku as usize].plans
+                } else {
+                    own = st.enabled(catalog, *sku, *d);
+                    &own
+                };
+                let mut other = plans_except(catalog, st, &end, *sku);
+                for (j, (s2, d2)) in cp.iter().enumerate() {
+                    if j != k && s2 != sku {
+                        add_enabled(&mut other, catalog, st, *s2, *d2);
                     }
                 }
                 let needs_seat = !start_skus.contains(sku) && !granted.contains(sku);
@@ -294,12 +318,12 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
                 ));
             }
             if errs.iter().all(Option::is_none) {
-                for (s, p) in cp {
+                for (s, d) in cp {
                     if !start_skus.contains(&s) && !granted.contains(&s) {
                         granted.push(s);
                     }
-                    accepted_plans.union_with(&p);
-                    end.push((s, p));
+                    add_enabled(&mut accepted_plans, catalog, st, s, d);
+                    end.push((s, d));
                 }
             }
             results.push(errs);
@@ -311,10 +335,10 @@ pub(crate) fn process(sim: &mut Sim, u: UserIdx, focus: Focus, force: bool) -> S
             let stays_active =
                 (p.state == PathState::Active && !removals.contains(&i)) || reactivate.contains(&i);
             if stays_active {
-                active_plans.union_with(&enabled_of(p));
+                add_enabled(&mut active_plans, catalog, st, p.sku, p.disabled);
             }
         }
-        let end_all = plans_all(&end);
+        let end_all = plans_all(catalog, st, &end);
         let mut newly = false;
         if active_plans.intersects(&catalog.dependents) {
             for d in &catalog.dependencies {
@@ -497,34 +521,32 @@ pub(crate) fn direct_call(
         p.source == Source::Direct
             && (remove.contains(&p.sku) || add.iter().any(|(s, _)| *s == p.sku))
     };
-    let mut end: SkuPlans = SmallVec::new();
+    let mut end: SkuPaths = SmallVec::new();
     let mut end_active = PlanSet::EMPTY;
     let mut before_all = PlanSet::EMPTY;
     for p in &user.paths {
         if !p.state.applied() {
             continue;
         }
-        let e = st.enabled(catalog, p.sku, p.disabled);
-        before_all.union_with(&e);
+        add_enabled(&mut before_all, catalog, st, p.sku, p.disabled);
         if touched(p) {
             continue;
         }
         if p.state == PathState::Active {
-            end_active.union_with(&e);
+            add_enabled(&mut end_active, catalog, st, p.sku, p.disabled);
         }
-        end.push((p.sku, e));
+        end.push((p.sku, p.disabled));
     }
     for (s, d) in add {
-        let e = st.enabled(catalog, *s, *d);
-        end_active.union_with(&e);
-        end.push((*s, e));
+        add_enabled(&mut end_active, catalog, st, *s, *d);
+        end.push((*s, *d));
     }
-    let end_all = plans_all(&end);
+    let end_all = plans_all(catalog, st, &end);
     let mut granted: SmallVec<[SkuIdx; 4]> = SmallVec::new();
     let mut proxy_conflict = None;
     for (s, d) in add {
         let plans = st.enabled(catalog, *s, *d);
-        let other = plans_except(&end, *s);
+        let other = plans_except(catalog, st, &end, *s);
         let needs_seat = !user.has_applied(*s) && !granted.contains(s);
         if let Some((k, plans)) = check_path(
             sim,
