@@ -8,6 +8,7 @@ use crate::event::{
 use crate::names::{HashCounts, NameIndex};
 use crate::rule::Rule;
 use crate::{GroupIdx, Loc, SkuIdx, UserIdx};
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Index into [`State::disabled_sets`]: an interned set of disabled plans.
@@ -41,8 +42,9 @@ pub struct User {
     pub attributes: Box<[(u16, u32)]>,
     /// Sorted by (sku, source).
     pub paths: Vec<Path>,
-    /// Groups the user is a direct member of, sorted.
-    pub groups: Vec<GroupIdx>,
+    /// Groups the user is a direct member of, sorted; up to four inline (as large as a `Vec`,
+    /// and most users are in a few groups), so most users need no allocation for them.
+    pub groups: SmallVec<[GroupIdx; 4]>,
 }
 
 /// Pushes onto a table that grows by an eighth, not by doubling: the user table is the
@@ -370,5 +372,21 @@ impl State {
             h.word(s.consumed as u64);
         }
         h.finish()
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn the_user_record_stays_small() {
+        // Memory budget (ARCHITECTURE.md): the inline record is most of a user's bytes.
+        assert!(
+            std::mem::size_of::<User>() <= 120,
+            "{}",
+            std::mem::size_of::<User>()
+        );
+        assert_eq!(std::mem::size_of::<Path>(), 24);
     }
 }

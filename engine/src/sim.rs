@@ -442,7 +442,7 @@ impl Sim {
                 proxy_addresses: Box::default(),
                 attributes: attrs.into_boxed_slice(),
                 paths: Vec::new(),
-                groups: Vec::new(),
+                groups: SmallVec::new(),
             },
         );
         let users = &self.state.users;
