@@ -219,11 +219,9 @@ impl State {
         self.group_index
             .get(name, |i| self.groups[i as usize].name.as_str())
     }
-    /// Live users in byte-wise name order.
-    pub fn live_users_in_name_order(&self) -> Vec<UserIdx> {
-        let mut v: Vec<UserIdx> = (0..self.users.len() as UserIdx)
-            .filter(|u| self.users[*u as usize].alive)
-            .collect();
+    /// Puts users given in index order into byte-wise name order (nothing to do while users were
+    /// created in name order).
+    fn to_name_order(&self, mut v: Vec<UserIdx>) -> Vec<UserIdx> {
         if !self.names_in_index_order {
             v.sort_by(|a, b| {
                 self.users[*a as usize]
@@ -232,6 +230,14 @@ impl State {
             });
         }
         v
+    }
+    /// Live users in byte-wise name order.
+    pub fn live_users_in_name_order(&self) -> Vec<UserIdx> {
+        self.to_name_order(
+            (0..self.users.len() as UserIdx)
+                .filter(|u| self.users[*u as usize].alive)
+                .collect(),
+        )
     }
     pub fn live_user(&self, u: UserIdx) -> Option<&User> {
         self.users.get(u as usize).filter(|x| x.alive)
@@ -268,15 +274,7 @@ impl State {
     }
     /// Members of a group in byte-wise id order (R12).
     pub fn members_in_name_order(&self, g: GroupIdx) -> Vec<UserIdx> {
-        let mut v: Vec<UserIdx> = self.groups[g as usize].members.iter().copied().collect();
-        if !self.names_in_index_order {
-            v.sort_by(|a, b| {
-                self.users[*a as usize]
-                    .name
-                    .cmp(&self.users[*b as usize].name)
-            });
-        }
-        v
+        self.to_name_order(self.groups[g as usize].members.iter().copied().collect())
     }
     /// Users with an `Error` or `ActiveWithError` path from the group (SPEC 8).
     pub fn members_with_errors(&self, g: GroupIdx) -> Vec<UserIdx> {

@@ -471,20 +471,14 @@ impl Sim {
             .attribute_names
             .iter()
             .position(|a| a.eq_ignore_ascii_case(k));
-        let k = match known {
-            Some(i) => return Ok(i as u16),
-            None => k.to_ascii_lowercase(),
-        };
-        match self.state.attribute_index(&k) {
-            Some(i) => Ok(i),
-            None if self.state.attribute_names.len() >= MAX_ATTRIBUTES || k.len() > 256 => {
-                Err(Rejection::new(CallError::InvalidValue))
-            }
-            None => {
-                self.state.attribute_names.push(k);
-                Ok((self.state.attribute_names.len() - 1) as u16)
-            }
+        if let Some(i) = known {
+            return Ok(i as u16);
         }
+        if self.state.attribute_names.len() >= MAX_ATTRIBUTES || k.len() > 256 {
+            return Err(Rejection::new(CallError::InvalidValue));
+        }
+        self.state.attribute_names.push(k.to_ascii_lowercase());
+        Ok((self.state.attribute_names.len() - 1) as u16)
     }
 
     /// Hash of the `i`-th proxy address of a user (normalised: lower case, no `smtp:`); a user
@@ -922,15 +916,7 @@ impl Sim {
             return;
         };
         let users: Vec<UserIdx> = if target == ALL_USERS {
-            let mut v: Vec<UserIdx> = (0..self.state.users.len() as UserIdx).collect();
-            if !self.state.names_in_index_order {
-                v.sort_by(|a, b| {
-                    self.state.users[*a as usize]
-                        .name
-                        .cmp(&self.state.users[*b as usize].name)
-                });
-            }
-            v
+            self.state.live_users_in_name_order()
         } else {
             vec![target]
         };
