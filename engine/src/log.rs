@@ -747,7 +747,6 @@ pub fn replay(bytes: &[u8], stop: Stop) -> Result<ReplayReport, LogError> {
         final_verified: false,
         at_trailer: false,
         produced: Vec::new(),
-        skip_produced: 0,
         sim,
     };
     let divergence = r.run(stop);
@@ -791,8 +790,6 @@ struct Replayer<'a> {
     at_trailer: bool,
     /// Reused buffer of the events the engine produced.
     produced: Vec<TimedEvent>,
-    /// Produced events to skip at the next comparison (the input handed over unchanged).
-    skip_produced: usize,
     sim: Sim,
 }
 
@@ -826,9 +823,13 @@ impl Replayer<'_> {
 
     /// Compares what the engine produced with the log, in order.
     fn compare(&mut self, allow_short: bool) -> Option<Divergence> {
+        self.compare_after(0, allow_short)
+    }
+
+    /// [`Replayer::compare`], the first `skip` produced events left out (already matched).
+    fn compare_after(&mut self, skip: usize, allow_short: bool) -> Option<Divergence> {
         let mut produced = std::mem::take(&mut self.produced);
         self.sim.drain_events_into(&mut produced);
-        let skip = std::mem::take(&mut self.skip_produced);
         let d = self.compare_with(produced.drain(..).skip(skip), allow_short);
         self.produced = produced;
         d
@@ -952,21 +953,12 @@ impl Replayer<'_> {
                     Err(()) => return self.compare_missing(),
                 }
             }
-            // The engine work due before the input (producing nothing the log holds, or the
-            // comparison fails), then the input itself, handed to the engine (moved, not cloned:
-            // the engine records it as it is, so the produced copy needs no comparison).
+            // The engine work due before the input must produce nothing (the log holds the input
+            // next: anything produced is a divergence), then the input itself is handed to the
+            // engine (moved, not cloned: the engine records it as it is).
             while let Ok(d) = self.run_job(time) {
                 if d.is_some() {
                     return d;
-                }
-                if !matches!(
-                    self.pending.front(),
-                    Some(TimedEvent {
-                        event: Event::Input(_),
-                        ..
-                    })
-                ) {
-                    return self.compare_missing();
                 }
             }
             self.sim.advance_to(time);
@@ -978,9 +970,9 @@ impl Replayer<'_> {
                 unreachable!("the front is an input")
             };
             let _ = self.sim.apply(time, input);
-            self.skip_produced = 1;
+            // The engine's first event is the input it was handed: matched as it is.
             self.matched += 1;
-            if let Some(d) = self.compare(false) {
+            if let Some(d) = self.compare_after(1, false) {
                 return Some(d);
             }
             // Checkpoints recorded right after this apply follow its events in the log.

@@ -659,22 +659,71 @@ fn an_outcome_the_replay_does_not_produce_before_an_input_is_a_divergence() {
         ..outcome
     };
     records.insert(k, Record::Event(extra.clone()));
-    // Keep the records consistent with each other: later checkpoints and the trailer count it.
-    for r in records.iter_mut().skip(k + 1) {
-        match r {
-            Record::Checkpoint { events, .. } => *events += 1,
-            Record::Trailer {
-                events, outcomes, ..
-            } => {
-                *events += 1;
-                *outcomes += 1;
-            }
-            _ => {}
-        }
-    }
+    recount_outcomes(&mut records[k + 1..], 1);
     let r = log::replay(&reframe(&bytes, log.offsets[0], &records), Stop::End).unwrap();
     let d = r.divergence.expect("a divergence");
     assert_eq!(d.index, index);
     assert_eq!(d.expected, Some(extra));
     assert!(d.actual.is_none(), "{:?}", d.actual);
+}
+
+/// Keeps records consistent with each other after outcomes were added (`delta` > 0) or removed
+/// before them: later checkpoints and the trailer count them.
+fn recount_outcomes(later: &mut [Record], delta: i64) {
+    for r in later {
+        match r {
+            Record::Checkpoint { events, .. } => *events = events.wrapping_add_signed(delta),
+            Record::Trailer {
+                events, outcomes, ..
+            } => {
+                *events = events.wrapping_add_signed(delta);
+                *outcomes = outcomes.wrapping_add_signed(delta);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn an_outcome_the_log_lacks_before_an_input_is_a_divergence() {
+    let bytes = record(3);
+    let log = log::read_log(&bytes).unwrap();
+    let mut records = log.records.clone();
+    // Every outcome that comes right before an input, in turn: the replay produces it where
+    // the log has the input (from a job, or from the previous input).
+    let candidates: Vec<usize> = (1..records.len())
+        .filter(|&k| {
+            matches!(
+                (&records[k - 1], &records[k]),
+                (
+                    Record::Event(TimedEvent {
+                        event: Event::Outcome(_),
+                        ..
+                    }),
+                    Record::Event(TimedEvent {
+                        event: Event::Input(_),
+                        ..
+                    })
+                )
+            )
+        })
+        .map(|k| k - 1)
+        .take(20)
+        .collect();
+    assert!(!candidates.is_empty());
+    for k in candidates {
+        records.clone_from(&log.records);
+        let Record::Event(gone) = records.remove(k) else {
+            unreachable!()
+        };
+        recount_outcomes(&mut records[k..], -1);
+        let index = records[..k]
+            .iter()
+            .filter(|r| matches!(r, Record::Event(_)))
+            .count() as u64;
+        let r = log::replay(&reframe(&bytes, log.offsets[0], &records), Stop::End).unwrap();
+        let d = r.divergence.expect("a divergence");
+        assert_eq!(d.index, index, "record {k}");
+        assert_eq!(d.actual, Some(gone), "record {k}");
+    }
 }
