@@ -116,42 +116,41 @@ impl Population {
     }
 }
 
-/// Expands `{}` / `{:0N}` / `{:N}` in an id pattern with `i`; a pattern without a placeholder
-/// gets the index appended.
-pub fn format_id(pattern: &str, i: u64) -> String {
+/// An id pattern split at its placeholder: (prefix, spec inside the braces, suffix); a pattern
+/// without one is all prefix, the index appended.
+fn split_pattern(pattern: &str) -> (&str, &str, &str) {
     if let Some(start) = pattern.find('{')
         && let Some(len) = pattern[start..].find('}')
     {
-        let spec = &pattern[start + 1..start + len];
-        let num = if let Some(w) = spec.strip_prefix(":0") {
-            let w: usize = w.parse().unwrap_or(0);
-            format!("{i:0w$}")
-        } else if let Some(w) = spec.strip_prefix(':') {
-            let w: usize = w.parse().unwrap_or(0);
-            format!("{i:w$}")
-        } else {
-            i.to_string()
-        };
-        return format!(
-            "{}{}{}",
+        return (
             &pattern[..start],
-            num,
-            &pattern[start + len + 1..]
+            &pattern[start + 1..start + len],
+            &pattern[start + len + 1..],
         );
     }
-    format!("{pattern}{i}")
+    (pattern, "", "")
+}
+
+/// Expands `{}` / `{:0N}` / `{:N}` in an id pattern with `i`; a pattern without a placeholder
+/// gets the index appended.
+pub fn format_id(pattern: &str, i: u64) -> String {
+    let (prefix, spec, suffix) = split_pattern(pattern);
+    let num = if let Some(w) = spec.strip_prefix(":0") {
+        let w: usize = w.parse().unwrap_or(0);
+        format!("{i:0w$}")
+    } else if let Some(w) = spec.strip_prefix(':') {
+        let w: usize = w.parse().unwrap_or(0);
+        format!("{i:w$}")
+    } else {
+        i.to_string()
+    };
+    format!("{prefix}{num}{suffix}")
 }
 
 /// The index `i` in `1..=count` with `format_id(pattern, i) == id`, if there is one: whether a
 /// population generates `id`, without generating its ids.
 pub fn index_of_id(pattern: &str, count: u64, id: &str) -> Option<u64> {
-    let (prefix, suffix) = match pattern.find('{') {
-        Some(start) if pattern[start..].contains('}') => {
-            let len = pattern[start..].find('}').unwrap_or(0);
-            (&pattern[..start], &pattern[start + len + 1..])
-        }
-        _ => (pattern, ""),
-    };
+    let (prefix, _, suffix) = split_pattern(pattern);
     let mid = id.strip_prefix(prefix)?.strip_suffix(suffix)?;
     let digits = mid.trim_start_matches(' ');
     if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {

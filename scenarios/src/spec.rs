@@ -537,8 +537,8 @@ struct Names {
     groups: BTreeSet<String>,
     populations: BTreeSet<String>,
     users: BTreeSet<String>,
-    /// Ids the populations generate, while the scenario has at most 200,000 users (to find
-    /// duplicates); `patterns` recognises generated ids at any size.
+    /// Ids the populations generate, while the scenario has at most 200,000 users: only to
+    /// find duplicates (`patterns` recognises generated ids at any size).
     generated: BTreeSet<String>,
     /// (id pattern, count) of each population.
     patterns: Vec<(String, u64)>,
@@ -549,7 +549,6 @@ impl Names {
     /// Whether an explicit user or a population has this id.
     fn is_user(&self, id: &str) -> bool {
         self.users.contains(id)
-            || self.generated.contains(id)
             || self
                 .patterns
                 .iter()
