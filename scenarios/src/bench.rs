@@ -649,15 +649,23 @@ pub fn migration_scenario() -> crate::model::Scenario {
 /// One run of a scenario through the plan runner with metrics, as `licsim run` does for each run
 /// index. Returns (final state hash, end time).
 pub fn scenario_run(sc: &crate::model::Scenario, seed: u64, run: u64) -> (u64, u64) {
-    let m = crate::runner::run_metrics(sc, seed, run);
+    let m = crate::runner::run(sc, crate::runner::RunOptions::new(seed, run)).metrics;
     (m.final_state_hash, m.end_time_ms)
 }
 
 /// A sweep of `runs` runs as `licsim run --seeds` does it (rows in run order); returns a digest
 /// of the rows.
 pub fn scenario_sweep(sc: &crate::model::Scenario, seed: u64, runs: u64, threads: usize) -> u64 {
-    let rows = crate::sweep::run_rows(sc, seed, runs, Some(threads), &|_| {});
-    let r: Vec<(u64, u64)> = rows.iter().map(|r| (r.state_hash, r.end_ms)).collect();
+    let opts = crate::sweep::SweepOptions {
+        threads: Some(threads),
+        ..crate::sweep::SweepOptions::new(seed, runs)
+    };
+    let report = crate::sweep::sweep(sc, &opts);
+    let r: Vec<(u64, u64)> = report
+        .rows
+        .iter()
+        .map(|r| (r.state_hash, r.end_ms))
+        .collect();
     digest(&r)
 }
 

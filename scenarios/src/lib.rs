@@ -11,14 +11,16 @@
 //!     None,
 //! )
 //! .unwrap();
-//! let m = scenarios::runner::run_metrics(&sc, 1, 0);
+//! let m = scenarios::runner::run(&sc, scenarios::runner::RunOptions::new(1, 0)).metrics;
 //! assert_eq!(m.consumption["ENTERPRISEPACK"].peak, 1);
 //! ```
 
 pub mod bench;
 pub mod chart;
+pub mod figures;
 pub mod metrics;
 pub mod model;
+pub mod observer;
 pub mod report;
 pub mod runner;
 pub mod spec;

@@ -5,9 +5,19 @@
 use engine::prelude::*;
 use scenarios::metrics::{RunMetrics, check_expectations};
 use scenarios::model::*;
-use scenarios::runner::{NoObserver, Observer, Tee, run_metrics, run_metrics_with, run_once};
+use scenarios::observer::{Observer, Tee};
+use scenarios::runner::RunOptions;
 use scenarios::spec::parse_scenario;
 use std::sync::Arc;
+
+/// One run's metrics (`runner::run` with nothing else watching).
+fn run_metrics(
+    sc: &scenarios::model::Scenario,
+    seed: u64,
+    run: u64,
+) -> scenarios::metrics::RunMetrics {
+    scenarios::runner::run(sc, scenarios::runner::RunOptions::new(seed, run)).metrics
+}
 
 const BASE: &str = r#"
 [scenario]
@@ -42,7 +52,8 @@ fn scenario(extra: &str) -> Scenario {
 
 /// Runs the scenario (seed 1, run 0): its metrics and the engine at the end.
 fn run(extra: &str) -> (RunMetrics, Sim) {
-    run_metrics_with(&scenario(extra), 1, 0, &mut NoObserver)
+    let r = scenarios::runner::run(&scenario(extra), RunOptions::new(1, 0));
+    (r.metrics, r.sim)
 }
 
 fn consumed(m: &RunMetrics, sku: &str) -> u64 {
@@ -102,7 +113,7 @@ impl Recorder {
 
 fn recorded(extra: &str) -> (Recorder, Sim) {
     let mut r = Recorder::default();
-    let sim = run_once(&scenario(extra), 1, 0, &mut r);
+    let sim = scenarios::runner::run(&scenario(extra), RunOptions::new(1, 0).observed(&mut r)).sim;
     (r, sim)
 }
 
@@ -606,7 +617,8 @@ fn observer_contract_after_input_tee_and_finish() {
     let (mut a, mut b) = (Recorder::default(), Recorder::default());
     let (m, sim) = {
         let mut tee = Tee(&mut a, &mut b);
-        run_metrics_with(&sc, 1, 0, &mut tee)
+        let r = scenarios::runner::run(&sc, RunOptions::new(1, 0).observed(&mut tee));
+        (r.metrics, r.sim)
     };
     assert_eq!(a.batches, b.batches);
     assert_eq!((a.finished, b.finished), (1, 1));

@@ -2,8 +2,16 @@
 
 use engine::prelude::*;
 use scenarios::model::*;
-use scenarios::runner::run_metrics;
 use std::sync::Arc;
+
+/// One run's metrics (`runner::run` with nothing else watching).
+fn run_metrics(
+    sc: &scenarios::model::Scenario,
+    seed: u64,
+    run: u64,
+) -> scenarios::metrics::RunMetrics {
+    scenarios::runner::run(sc, scenarios::runner::RunOptions::new(seed, run)).metrics
+}
 
 fn cat() -> Arc<Catalog> {
     Arc::new(Catalog::builtin(RulesProfile::Current))
@@ -93,8 +101,11 @@ fn direct_to_group_1000_has_no_errors_no_loss_and_peaks_at_1000() {
 fn report_bytes_are_identical_for_1_and_4_threads() {
     let sc = direct_to_group(100);
     let build = |threads| {
-        let rows = scenarios::sweep::run_rows(&sc, 7, 24, Some(threads), &|_| {});
-        let r = scenarios::sweep::report(&sc, 7, rows);
+        let opts = scenarios::sweep::SweepOptions {
+            threads: Some(threads),
+            ..scenarios::sweep::SweepOptions::new(7, 24)
+        };
+        let r = scenarios::sweep::sweep(&sc, &opts);
         (
             serde_json::to_string(&r.to_json()).unwrap(),
             r.to_markdown(),
@@ -105,9 +116,11 @@ fn report_bytes_are_identical_for_1_and_4_threads() {
     let one = build(1);
     assert_eq!(one, build(4));
     // Different runs draw different latencies: the runs are not all the same.
-    let rows = scenarios::sweep::run_rows(&sc, 7, 2, Some(1), &|_| {});
-    assert_ne!(
-        rows[0].figures.get("end_time_ms"),
-        rows[1].figures.get("end_time_ms")
-    );
+    let opts = scenarios::sweep::SweepOptions {
+        threads: Some(1),
+        ..scenarios::sweep::SweepOptions::new(7, 2)
+    };
+    let rows = scenarios::sweep::sweep(&sc, &opts).rows;
+    let end = scenarios::figures::FigureId::EndTimeMs;
+    assert_ne!(rows[0].figure(&end), rows[1].figure(&end));
 }

@@ -3,8 +3,18 @@
 
 use engine::log::{self, Header, LogWriter, Stop};
 use engine::prelude::*;
-use scenarios::runner::{Observer, run_metrics, run_metrics_with, sim_config};
+use scenarios::observer::Observer;
+use scenarios::runner::{RunOptions, sim_config};
 use scenarios::spec::parse_scenario;
+
+/// One run's metrics (`runner::run` with nothing else watching).
+fn run_metrics(
+    sc: &scenarios::model::Scenario,
+    seed: u64,
+    run: u64,
+) -> scenarios::metrics::RunMetrics {
+    scenarios::runner::run(sc, scenarios::runner::RunOptions::new(seed, run)).metrics
+}
 
 const BASE: &str = r#"
 [scenario]
@@ -141,11 +151,16 @@ impl Observer for LogObs {
 fn a_recorded_run_is_the_same_run_as_in_a_sweep_and_replays_to_its_hash() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let sc = scenarios::spec::load_scenario(&dir.join("direct-to-group-ems-finance.toml")).unwrap();
-    let rows = scenarios::sweep::run_rows(&sc, 5, 3, Some(2), &|_| {});
+    let opts = scenarios::sweep::SweepOptions {
+        threads: Some(2),
+        ..scenarios::sweep::SweepOptions::new(5, 3)
+    };
+    let rows = scenarios::sweep::sweep(&sc, &opts).rows;
     let cfg = sim_config(&sc, 5, 2);
     let record = || {
         let mut obs = LogObs(LogWriter::new(&Header::new(&sc.name, &sc.catalog, &cfg)));
-        let (m, sim) = run_metrics_with(&sc, 5, 2, &mut obs);
+        let r = scenarios::runner::run(&sc, RunOptions::new(5, 2).observed(&mut obs));
+        let (m, sim) = (r.metrics, r.sim);
         (m, obs.0.finish(sim.now(), sim.state_hash()))
     };
     let (m, bytes) = record();
@@ -165,7 +180,11 @@ fn check_mode_finds_no_invariant_violation_in_the_builtin_migrations() {
         "e1-to-e3-remove-first",
     ] {
         let sc = scenarios::spec::load_scenario(&dir.join(format!("{name}.toml"))).unwrap();
-        let m = scenarios::runner::run_metrics_checked(&sc, 1, 0, true);
+        let opts = RunOptions {
+            check_invariants: true,
+            ..RunOptions::new(1, 0)
+        };
+        let m = scenarios::runner::run(&sc, opts).metrics;
         assert!(
             !m.expectation_failures
                 .iter()

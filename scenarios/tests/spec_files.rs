@@ -2,9 +2,17 @@
 //! column and key, with a suggestion.
 
 use scenarios::model::*;
-use scenarios::runner::run_metrics;
 use scenarios::spec::{parse_duration, parse_scenario};
 use std::path::Path;
+
+/// One run's metrics (`runner::run` with nothing else watching).
+fn run_metrics(
+    sc: &scenarios::model::Scenario,
+    seed: u64,
+    run: u64,
+) -> scenarios::metrics::RunMetrics {
+    scenarios::runner::run(sc, scenarios::runner::RunOptions::new(seed, run)).metrics
+}
 
 fn builtin(name: &str) -> Scenario {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));

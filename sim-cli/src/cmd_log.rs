@@ -4,7 +4,8 @@ use crate::{CmdResult, Failure, InspectFormat, exit};
 use engine::catalog::Catalog;
 use engine::log::{self, Filter, Header, LogWriter, Names, Stop};
 use engine::prelude::*;
-use scenarios::runner::Observer;
+use scenarios::observer::Observer;
+use scenarios::runner::RunOptions;
 use std::path::Path;
 
 /// The log writer as a plan-runner observer.
@@ -27,7 +28,8 @@ pub fn record(scenario: &Path, seed: Option<u64>, run: u64, output: &Path) -> Cm
     let users = sc.users.len() as u64 + sc.populations.iter().map(|p| p.count).sum::<u64>();
     header.checkpoint_every = header.checkpoint_every.max(4 * users);
     let mut obs = LogObserver(LogWriter::new(&header));
-    let (metrics, sim) = scenarios::runner::run_metrics_with(&sc, seed, run, &mut obs);
+    let scenarios::runner::RunResult { metrics, sim } =
+        scenarios::runner::run(&sc, RunOptions::new(seed, run).observed(&mut obs));
     let events = obs.0.events();
     let bytes = obs.0.finish(sim.now(), sim.state_hash());
     log::write_atomic(output, &bytes)

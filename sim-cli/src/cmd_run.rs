@@ -3,7 +3,8 @@
 use crate::{CmdResult, Failure, Format, exit};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use scenarios::model::Scenario;
-use scenarios::report::{SweepReport, human_summary};
+use scenarios::report::human_summary;
+use scenarios::sweep::{SweepOptions, SweepReport};
 use std::path::{Path, PathBuf};
 
 pub fn load(path: &Path) -> Result<Scenario, Failure> {
@@ -45,9 +46,16 @@ pub fn sweep(
         }
         pb.set_position(n);
     };
-    let rows = scenarios::sweep::run_rows_checked(sc, seed, runs, threads, check, &progress);
+    let opts = SweepOptions {
+        seed,
+        runs,
+        threads,
+        check_invariants: check,
+        progress: &progress,
+    };
+    let report = scenarios::sweep::sweep(sc, &opts);
     pb.finish_and_clear();
-    scenarios::sweep::report(sc, seed, rows)
+    report
 }
 
 pub fn run(

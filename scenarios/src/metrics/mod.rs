@@ -1,0 +1,103 @@
+//! Per-run metrics (SPEC 6): a projection of the event stream, integers only, keyed by names in
+//! `BTreeMap`s so that serialization order is fixed. `observer` builds them from the events,
+//! `expect` checks `[expect]` against them, `figures` lists them as typed figures for reports.
+
+mod expect;
+mod figures;
+mod observer;
+
+pub use expect::check_expectations;
+pub use observer::MetricsObserver;
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Failures {
+    /// Paths that entered an error state (`Error` or `ActiveWithError`, or changed error kind).
+    pub total: u64,
+    pub by_kind: BTreeMap<String, u64>,
+    /// By plan position: "setup", "step 3", "step 5 wave 2".
+    pub by_wave: BTreeMap<String, u64>,
+    pub by_sku: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SkuConsumption {
+    /// (time ms, consumedUnits) at each change, one point per millisecond at most.
+    pub timeline: Vec<(u64, u64)>,
+    pub peak: u64,
+    pub peak_time_ms: u64,
+    #[serde(rename = "final")]
+    pub final_: u64,
+    /// Assignable units (enabled + warning) at the end.
+    pub assignable: u64,
+    /// Units that would have been needed for no CountViolation: the highest excess of
+    /// (consumed + users waiting on a CountViolation) over assignable units.
+    pub shortfall: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ServiceLoss {
+    /// Distinct users who lost the family at least once.
+    pub users_lost: u64,
+    pub outages: u64,
+    /// Sum of outage durations, in whole minutes and in ms.
+    pub user_minutes: u64,
+    pub user_ms: u64,
+    pub longest_outage_ms: u64,
+    /// Users still without the family at the end of the run.
+    pub still_lost_end: u64,
+    /// Outages by the plan position that opened them.
+    pub by_step: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GateStop {
+    pub step: u64,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WaveTiming {
+    pub start_ms: u64,
+    /// Time of the last license change made while this wave was the current plan position.
+    pub last_change_ms: u64,
+}
+
+fn hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:016x}"))
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RunMetrics {
+    pub seed: u64,
+    pub run: u64,
+    pub failures: Failures,
+    pub users_in_error_end: u64,
+    /// Direct `assignLicense` calls rejected, by error.
+    pub rejected_calls: BTreeMap<String, u64>,
+    pub rejected_calls_total: u64,
+    /// Other rejected inputs (group calls, deletions, ...), by "input: error".
+    pub rejected_other: BTreeMap<String, u64>,
+    pub gate_stops: Vec<GateStop>,
+    pub plan_stopped: bool,
+    pub consumption: BTreeMap<String, SkuConsumption>,
+    pub service: BTreeMap<String, ServiceLoss>,
+    /// Simulated time when the plan's last step was issued (or the plan stopped).
+    pub plan_duration_ms: u64,
+    /// Simulated time at the end of the run (quiescence or the time limit).
+    pub end_time_ms: u64,
+    pub timed_out: bool,
+    /// Last time each group became `ProcessingComplete`.
+    pub group_complete_ms: BTreeMap<String, u64>,
+    pub waves: BTreeMap<String, WaveTiming>,
+    /// (time ms, users holding a path in error) at each change.
+    pub errors_timeline: Vec<(u64, u64)>,
+    #[serde(serialize_with = "hex")]
+    pub final_state_hash: u64,
+    pub events: u64,
+    pub expectation_failures: Vec<String>,
+    pub warnings: Vec<String>,
+}
