@@ -658,13 +658,16 @@ pub fn scenario_run(sc: &crate::model::Scenario, seed: u64, run: u64) -> (u64, u
 pub fn scenario_sweep(sc: &crate::model::Scenario, seed: u64, runs: u64, threads: usize) -> u64 {
     let opts = crate::sweep::SweepOptions {
         threads: Some(threads),
+        keep_rows: true,
         ..crate::sweep::SweepOptions::new(seed, runs)
     };
     let report = crate::sweep::sweep(sc, &opts);
     let r: Vec<(u64, u64)> = report
-        .rows
+        .agg
+        .csv
         .iter()
-        .map(|r| (r.state_hash, r.end_ms))
+        .flatten()
+        .map(|r| (r.state_hash, r.run))
         .collect();
     digest(&r)
 }

@@ -28,8 +28,6 @@ pub enum Unit {
     Ms,
     /// User-minutes without a service (whole minutes).
     UserMinutes,
-    /// User-milliseconds without a service.
-    UserMs,
     /// Engine and plan events.
     Events,
     /// 1 when it happened in the run, else 0.
@@ -55,10 +53,21 @@ pub enum ServiceField {
     /// Outages opened at one plan position.
     ByStep(String),
     LongestOutageMs,
+    /// User-minutes of outages still open at the end (a lower bound: they are not over).
+    OpenUserMinutes,
     Outages,
+    /// Outages that closed before the end.
+    Restored,
     StillLostEnd,
     UserMinutes,
-    UserMs,
+    UsersLost,
+}
+
+/// A figure of the loss of any service, per user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TotalField {
+    StillLostEnd,
+    UserMinutes,
     UsersLost,
 }
 
@@ -83,6 +92,9 @@ pub enum FigureId {
     /// By plan position: "setup", "step 3", "step 5 wave 2".
     FailuresByWave(String),
     FailuresTotal,
+    /// Distinct users with a path that entered an error.
+    FailuresUsers,
+    FailuresUsersByKind(String),
     GroupCompleteMs(String),
     PlanDurationMs,
     PlanStopped,
@@ -97,6 +109,8 @@ pub enum FigureId {
         family: String,
         field: ServiceField,
     },
+    /// Loss of any service, always measured.
+    ServiceTotal(TotalField),
     TimedOut,
     UsersInErrorEnd,
     Wave {
@@ -122,15 +136,21 @@ impl FigureId {
             EndTimeMs | PlanDurationMs | GroupCompleteMs(_) | Wave { .. } => Unit::Ms,
             Events => Unit::Events,
             FailuresByKind(_) | FailuresBySku(_) | FailuresByWave(_) | FailuresTotal => Unit::Paths,
+            FailuresUsers | FailuresUsersByKind(_) => Unit::Users,
             PlanStopped | TimedOut => Unit::Flag,
             RejectedCalls(_) | RejectedCallsTotal | RejectedOther(_) => Unit::Calls,
             Run | Seed => Unit::Id,
             Service { field, .. } => match field {
-                ServiceField::ByStep(_) | ServiceField::Outages => Unit::Outages,
+                ServiceField::ByStep(_) | ServiceField::Outages | ServiceField::Restored => {
+                    Unit::Outages
+                }
                 ServiceField::LongestOutageMs => Unit::Ms,
                 ServiceField::StillLostEnd | ServiceField::UsersLost => Unit::Users,
-                ServiceField::UserMinutes => Unit::UserMinutes,
-                ServiceField::UserMs => Unit::UserMs,
+                ServiceField::UserMinutes | ServiceField::OpenUserMinutes => Unit::UserMinutes,
+            },
+            ServiceTotal(field) => match field {
+                TotalField::UserMinutes => Unit::UserMinutes,
+                _ => Unit::Users,
             },
             UsersInErrorEnd => Unit::Users,
         }
@@ -155,6 +175,8 @@ impl FigureId {
             FailuresBySku(s) => format!("license assignment paths of {s} that entered an error"),
             FailuresByWave(w) => format!("license assignment paths that entered an error, caused at {w}"),
             FailuresTotal => "license assignment paths that entered an error state".into(),
+            FailuresUsers => "users with a license assignment path that entered an error state".into(),
+            FailuresUsersByKind(k) => format!("users with a license assignment path that entered {k}"),
             GroupCompleteMs(g) => format!("when group {g} last reached ProcessingComplete"),
             PlanDurationMs => "when the plan's last step was issued (or the plan stopped)".into(),
             PlanStopped => "the plan stopped early (a gate failed or a call was rejected with on_reject = \"stop\")".into(),
@@ -165,12 +187,18 @@ impl FigureId {
             Seed => "base seed".into(),
             Service { family, field } => match field {
                 ServiceField::ByStep(s) => format!("{family} outages opened at {s}"),
-                ServiceField::LongestOutageMs => format!("longest time one user was without {family}"),
+                ServiceField::LongestOutageMs => format!("longest time one user was without {family} (up to the end of the run when still open)"),
+                ServiceField::OpenUserMinutes => format!("user-minutes without {family} in outages still open at the end (not over: a lower bound)"),
                 ServiceField::Outages => format!("times a user lost {family}"),
+                ServiceField::Restored => format!("times {family} came back to a user who had lost it"),
                 ServiceField::StillLostEnd => format!("users still without {family} at the end"),
-                ServiceField::UserMinutes => format!("user-minutes without {family}"),
-                ServiceField::UserMs => format!("user-milliseconds without {family}"),
+                ServiceField::UserMinutes => format!("user-minutes without {family}, up to the end of the run"),
                 ServiceField::UsersLost => format!("users who lost {family} at least once"),
+            },
+            ServiceTotal(field) => match field {
+                TotalField::StillLostEnd => "users still without at least one service at the end".into(),
+                TotalField::UserMinutes => "user-minutes without at least one service, up to the end of the run".into(),
+                TotalField::UsersLost => "users who lost at least one service".into(),
             },
             TimedOut => "the run hit max_duration before it finished".into(),
             UsersInErrorEnd => "users holding a license path in error at the end".into(),
@@ -202,6 +230,8 @@ impl fmt::Display for FigureId {
             FailuresBySku(s) => write!(f, "failures.by_sku.{s}"),
             FailuresByWave(w) => write!(f, "failures.by_wave.{w}"),
             FailuresTotal => f.write_str("failures.total"),
+            FailuresUsers => f.write_str("failures.users"),
+            FailuresUsersByKind(k) => write!(f, "failures.users_by_kind.{k}"),
             GroupCompleteMs(g) => write!(f, "group_complete_ms.{g}"),
             PlanDurationMs => f.write_str("plan_duration_ms"),
             PlanStopped => f.write_str("plan_stopped"),
@@ -215,13 +245,19 @@ impl fmt::Display for FigureId {
                 match field {
                     ServiceField::ByStep(s) => write!(f, "by_step.{s}"),
                     ServiceField::LongestOutageMs => f.write_str("longest_outage_ms"),
+                    ServiceField::OpenUserMinutes => f.write_str("open_user_minutes"),
                     ServiceField::Outages => f.write_str("outages"),
+                    ServiceField::Restored => f.write_str("restored"),
                     ServiceField::StillLostEnd => f.write_str("still_lost_end"),
                     ServiceField::UserMinutes => f.write_str("user_minutes"),
-                    ServiceField::UserMs => f.write_str("user_ms"),
                     ServiceField::UsersLost => f.write_str("users_lost"),
                 }
             }
+            ServiceTotal(field) => f.write_str(match field {
+                TotalField::StillLostEnd => "service_total.still_lost_end",
+                TotalField::UserMinutes => "service_total.user_minutes",
+                TotalField::UsersLost => "service_total.users_lost",
+            }),
             TimedOut => f.write_str("timed_out"),
             UsersInErrorEnd => f.write_str("users_in_error_end"),
             Wave { wave, field } => match field {
@@ -229,6 +265,27 @@ impl fmt::Display for FigureId {
                 WaveField::StartMs => write!(f, "waves.{wave}.start_ms"),
             },
         }
+    }
+}
+
+/// Whether a service family is one of the named, user-facing services (exchange, sharepoint,
+/// teams, office_apps, ...), as opposed to a plan that is a family of its own (SWAY, FORMS_PLAN):
+/// named families are lower-case words (`catalog` and scenario overrides name them so).
+pub fn is_main_family(family: &str) -> bool {
+    !family.is_empty() && family.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+}
+
+/// A simulated duration for people: `850 ms`, `38s`, `0h05`, `2h05`, `3d 04h00`.
+pub fn fmt_duration(ms: u64) -> String {
+    let m = ms / 60_000;
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{}s", ms / 1_000)
+    } else if m < 24 * 60 {
+        format!("{}h{:02}", m / 60, m % 60)
+    } else {
+        format!("{}d {:02}h{:02}", m / 1440, (m % 1440) / 60, m % 60)
     }
 }
 
@@ -254,19 +311,75 @@ pub struct Distribution {
 impl Distribution {
     /// Builds the distribution of `values` (in run order; order does not matter for the result).
     pub fn of(values: &[u64]) -> Distribution {
-        if values.is_empty() {
-            return Distribution::default();
-        }
-        let mut h = Histogram::<u64>::new(3).expect("3 significant digits is valid");
-        h.auto(true);
-        let mut sum = 0u64;
+        let mut t = Tally::default();
         for v in values {
-            // Auto-resizing histograms accept any u64 up to their highest trackable value.
-            let _ = h.record(*v);
-            sum = sum.saturating_add(*v);
+            t.add(*v);
         }
-        let min = values.iter().copied().min().unwrap_or(0);
-        let max = values.iter().copied().max().unwrap_or(0);
+        t.distribution(values.len() as u64)
+    }
+}
+
+/// A figure's values across runs, accumulated one run at a time (a sweep never holds every
+/// run's value): exact min, max and sum, and an hdrhistogram (3 significant digits) for the
+/// quantiles. Runs that did not measure the figure count as 0.
+#[derive(Clone, Debug)]
+pub struct Tally {
+    hist: Option<Histogram<u64>>,
+    /// Runs that measured the figure.
+    n: u64,
+    /// Runs in which it was not zero.
+    nonzero: u64,
+    min: u64,
+    max: u64,
+    sum: u64,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            hist: None,
+            n: 0,
+            nonzero: 0,
+            min: u64::MAX,
+            max: 0,
+            sum: 0,
+        }
+    }
+}
+
+impl Tally {
+    pub fn add(&mut self, v: u64) {
+        let h = self.hist.get_or_insert_with(|| {
+            let mut h = Histogram::<u64>::new(3).expect("3 significant digits is valid");
+            h.auto(true);
+            h
+        });
+        // Auto-resizing histograms accept any u64 up to their highest trackable value.
+        let _ = h.record(v);
+        self.n += 1;
+        self.nonzero += u64::from(v != 0);
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.sum = self.sum.saturating_add(v);
+    }
+
+    /// Runs in which the figure was not zero.
+    pub fn nonzero(&self) -> u64 {
+        self.nonzero
+    }
+
+    /// The distribution over `runs` runs (those that did not measure it count as 0).
+    pub fn distribution(&self, runs: u64) -> Distribution {
+        let Some(h) = &self.hist else {
+            return Distribution::default();
+        };
+        let zeros = runs.saturating_sub(self.n);
+        let mut h = h.clone();
+        if zeros > 0 {
+            let _ = h.record_n(0, zeros);
+        }
+        let min = if zeros > 0 { 0 } else { self.min };
+        let max = self.max;
         let q = |p: f64| h.value_at_quantile(p).clamp(min, max);
         Distribution {
             min,
@@ -274,7 +387,7 @@ impl Distribution {
             p90: q(0.90),
             p99: q(0.99),
             max,
-            sum,
+            sum: self.sum,
         }
     }
 }
@@ -318,8 +431,16 @@ mod tests {
             },
             FigureId::Service {
                 family: "exchange".into(),
-                field: ServiceField::UserMs,
+                field: ServiceField::OpenUserMinutes,
             },
+            FigureId::Service {
+                family: "exchange".into(),
+                field: ServiceField::Restored,
+            },
+            FigureId::ServiceTotal(TotalField::StillLostEnd),
+            FigureId::ServiceTotal(TotalField::UsersLost),
+            FigureId::FailuresUsers,
+            FigureId::FailuresUsersByKind("Other".into()),
             FigureId::Service {
                 family: "exchange".into(),
                 field: ServiceField::UsersLost,
@@ -337,6 +458,17 @@ mod tests {
         by_id.sort();
         assert_eq!(by_id, by_name);
         assert!(ids.iter().all(|i| !i.meaning().is_empty()));
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(fmt_duration(850), "850 ms");
+        assert_eq!(fmt_duration(38_400), "38s");
+        assert_eq!(fmt_duration(5 * 60_000), "0h05");
+        assert_eq!(fmt_duration(125 * 60_000), "2h05");
+        assert_eq!(fmt_duration((3 * 1440 + 4 * 60) * 60_000), "3d 04h00");
+        assert!(is_main_family("exchange") && is_main_family("office_apps"));
+        assert!(!is_main_family("SWAY") && !is_main_family(""));
     }
 
     #[test]

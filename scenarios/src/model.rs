@@ -368,9 +368,19 @@ pub struct Step {
 pub struct Expectations {
     pub max_users_in_error: Option<u64>,
     pub no_service_loss: Option<bool>,
+    /// No user still without a service at the end of the run (outages that closed are allowed).
+    pub no_service_loss_at_end: Option<bool>,
     pub peak_units: Vec<(SkuIdx, u64)>,
     pub max_rejected_calls: Option<u64>,
     pub max_duration_ms: Option<u64>,
+}
+
+impl Expectations {
+    /// Whether the scenario states no expectation at all (then the defaults apply:
+    /// `metrics::default_expectations`).
+    pub fn is_empty(&self) -> bool {
+        *self == Expectations::default()
+    }
 }
 
 #[cfg(test)]

@@ -1288,6 +1288,7 @@ pub fn parse_scenario(
             Some(d) => Some(r.duration(d, &x_span, "max_duration")?),
             None => None,
         },
+        ..Expectations::default()
     };
     Ok(sc)
 }

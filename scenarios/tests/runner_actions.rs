@@ -753,6 +753,7 @@ fn each_expectation_passes_at_its_bound_and_fails_beyond() {
         peak_units: vec![(e3, 1000)],
         max_rejected_calls: Some(2),
         max_duration_ms: Some(1000),
+        ..Expectations::default()
     };
     assert!(check_expectations(&at, &m, &cat).is_empty());
     let below = Expectations {
@@ -761,23 +762,60 @@ fn each_expectation_passes_at_its_bound_and_fails_beyond() {
         peak_units: vec![(e3, 999)],
         max_rejected_calls: Some(1),
         max_duration_ms: Some(999),
+        ..Expectations::default()
     };
     m.service.entry("exchange".into()).or_default().outages = 1;
     m.service.get_mut("exchange").unwrap().users_lost = 1;
-    let f = check_expectations(&below, &m, &cat);
+    let f: Vec<String> = check_expectations(&below, &m, &cat)
+        .iter()
+        .map(|f| format!("{}: {}", f.expectation, f.message))
+        .collect();
     assert_eq!(f.len(), 5, "{f:?}");
-    assert_eq!(f[0], "2 users in error at the end > max_users_in_error 1");
-    assert_eq!(f[1], "loss of service: exchange (1 users)");
-    assert_eq!(f[2], "peak units of ENTERPRISEPACK 1000 > 999");
-    assert_eq!(f[3], "2 rejected calls > max_rejected_calls 1");
-    assert!(f[4].contains("1000 ms") && f[4].contains("max_duration 999 ms"));
-    // Nothing expected, nothing fails.
-    assert!(check_expectations(&Expectations::default(), &m, &cat).is_empty());
+    assert_eq!(
+        f[0],
+        "max_users_in_error: 2 users in error at the end > max_users_in_error 1"
+    );
+    assert_eq!(f[1], "no_service_loss: loss of service: exchange (1 users)");
+    assert_eq!(
+        f[2],
+        "peak_units.ENTERPRISEPACK: peak units of ENTERPRISEPACK 1000 > 999"
+    );
+    assert_eq!(
+        f[3],
+        "max_rejected_calls: 2 rejected calls > max_rejected_calls 1"
+    );
+    assert_eq!(
+        f[4],
+        "max_duration: run lasted 1s of simulated time > max_duration 999 ms"
+    );
+    // Nothing expected: the defaults apply (no user in error, nobody still without a service).
+    let d = check_expectations(&Expectations::default(), &m, &cat);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].expectation, "max_users_in_error");
+    m.service_total.still_lost_end = 1;
+    m.service.get_mut("exchange").unwrap().still_lost_end = 1;
+    let d = check_expectations(&Expectations::default(), &m, &cat);
+    assert_eq!(d[1].expectation, "no_service_loss_at_end");
+    assert_eq!(
+        d[1].message,
+        "1 users still without a service at the end: exchange (1 users)"
+    );
+    // A run that did not finish fails whatever the scenario expects.
+    m.timed_out = true;
+    m.warnings
+        .push("max_duration reached before quiescence (1000 ms)".into());
+    let t = check_expectations(&at, &m, &cat);
+    assert_eq!(t[0].expectation, "finishes_in_time", "{t:?}");
     // Through a run: the failures land in the metrics.
     let (m, _) = run(
         "[[plan]]\naction = \"assign_direct\"\nusers = \"all\"\nadd = [\"EMS\"]\n[expect]\npeak_units = { EMS = 21 }\n",
     );
-    assert_eq!(m.expectation_failures, ["peak units of EMS 22 > 21"]);
+    let f: Vec<String> = m
+        .expectation_failures
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    assert_eq!(f, ["peak units of EMS 22 > 21"]);
 }
 
 // ---- the E1 -> E3 comparison, built in Rust ----------------------------------------------------------

@@ -29,6 +29,7 @@ mod cmd_bench;
 mod cmd_catalog;
 mod cmd_log;
 mod cmd_run;
+mod files;
 
 /// Exit statuses (SPEC 7).
 pub mod exit {
@@ -89,27 +90,7 @@ pub enum InspectFormat {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run scenarios under many seeds and report failures, consumption and loss of service.
-    Run {
-        #[arg(required = true)]
-        scenarios: Vec<PathBuf>,
-        /// Number of runs (default: the scenario's `seeds`).
-        #[arg(long)]
-        seeds: Option<u64>,
-        /// Base seed (default: the scenario's `seed`).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Worker threads (default: all cores). Results are identical for any value.
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Write report.json, report.md, runs.csv and chart.svg here.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "human")]
-        format: Format,
-        /// Check SPEC 9 invariants after every engine call (slow); a violation fails the run.
-        #[arg(long)]
-        check: bool,
-    },
+    Run(cmd_run::RunArgs),
     /// Record one run as a .simlog event log.
     Record {
         scenario: PathBuf,
@@ -164,23 +145,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
-        Command::Run {
-            scenarios,
-            seeds,
-            seed,
-            threads,
-            out,
-            format,
-            check,
-        } => cmd_run::run(
-            &scenarios,
-            seeds,
-            seed,
-            threads,
-            out.as_deref(),
-            format,
-            check,
-        ),
+        Command::Run(args) => cmd_run::run(args),
         Command::Record {
             scenario,
             seed,

@@ -31,7 +31,7 @@ fn run_exit_statuses_and_outputs() {
     let (code, out, _) = licsim(&["run", &scenario("e1-to-e3-one-call"), "--seeds", "3"]);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("failed expectations") && out.contains("0 of 3 runs"),
+        out.contains("verdict") && out.contains("pass: all 3 runs met every expectation"),
         "{out}"
     );
     let (code, _, _) = licsim(&["run", &scenario("e1-to-e3-add-first"), "--seeds", "2"]);
@@ -54,7 +54,13 @@ fn run_exit_statuses_and_outputs() {
         v["state"]["subscribedSkus"][0]["skuPartNumber"],
         "ENTERPRISEPACK"
     );
-    for f in ["report.json", "report.md", "runs.csv", "chart.svg"] {
+    for f in [
+        "report.json",
+        "report.md",
+        "runs.csv",
+        "findings.csv",
+        "chart.svg",
+    ] {
         assert!(dir.join(f).exists(), "{f}");
     }
     let (code, _, err) = licsim(&["run", "does-not-exist.toml"]);
@@ -238,4 +244,128 @@ fn validate_and_catalog() {
     let (code, _, err) = licsim(&["catalog", "ENTERPRISEPAK"]);
     assert_eq!(code, 2);
     assert!(err.contains("did you mean ENTERPRISEPACK"), "{err}");
+}
+
+/// Writes a scenario file into the test's temporary folder.
+fn write_scenario(name: &str, text: &str) -> String {
+    let p = tmp(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn sweeps_are_bounded_before_anything_runs() {
+    let sc = scenario("e1-to-e3-one-call");
+    for (args, needle) in [
+        (vec!["--seeds", "1000000000"], "limit of 10000000"),
+        (vec!["--seeds", "0"], "at least 1"),
+        (vec!["--threads", "100000"], "limit of 1024"),
+        (vec!["--threads", "0"], "at least 1"),
+        (vec!["--seeds", "3", "--findings-run", "3"], "runs 0 to 2"),
+    ] {
+        let mut a = vec!["run", sc.as_str()];
+        a.extend(args.iter().copied());
+        let (code, _, err) = licsim(&a);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+const SMALL: &str = "[tenant]\nsubscriptions = { ENTERPRISEPACK = 3 }\n\
+[[populations]]\nname = \"p\"\ncount = 4\nid_pattern = \"u{:02}\"\nusage_location = \"US\"\n\
+[[groups]]\nid = \"g\"\nmembers = [\"population:p\"]\n\
+[[plan]]\naction = \"assign_group_license\"\ngroup = \"g\"\nadd = [\"ENTERPRISEPACK\"]\n\
+[[plan]]\naction = \"wait_until_processed\"\ngroup = \"g\"\n";
+
+#[test]
+fn a_scenario_without_expectations_is_held_to_the_defaults_and_says_so() {
+    let f = write_scenario("no-expect.toml", SMALL);
+    let (code, out, _) = licsim(&["run", &f, "--seeds", "2"]);
+    assert_eq!(code, 1, "one user of four gets no licence: {out}");
+    assert!(out.contains("no [expect]: default expectations"), "{out}");
+    assert!(out.contains("CountViolation"), "{out}");
+    // The finding names the user, the group, the SKU and the fix.
+    assert!(out.contains("u04") && out.contains("group g"), "{out}");
+    assert!(out.contains("buy at least 1 more"), "{out}");
+    let (_, json, _) = licsim(&["run", &f, "--seeds", "2", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["verdict"], "fail");
+    assert_eq!(v["assumptions"]["expectations_defaulted"], true);
+    assert_eq!(v["findings"]["findings"][0]["user"], "u04");
+    assert_eq!(v["findings"]["findings"][0]["error"], "CountViolation");
+    assert_eq!(v["skus"][0]["buy"], 1);
+    // Service-loss totals are always there, zero when nobody lost anything.
+    assert_eq!(v["figures"]["service_total.users_lost"]["max"], 0);
+    assert_eq!(v["figures"]["service_total.still_lost_end"]["max"], 0);
+    assert_eq!(v["service"]["users_lost"]["max"], 0);
+}
+
+#[test]
+fn a_run_that_hits_max_duration_fails_with_its_own_reason() {
+    let f = write_scenario(
+        "timeout.toml",
+        &format!(
+            "[scenario]\nmax_duration = \"1h\"\n{SMALL}[[plan]]\naction = \"wait\"\nduration = \"2h\"\n\
+[expect]\nmax_users_in_error = 5\n"
+        ),
+    );
+    let (code, out, _) = licsim(&["run", &f, "--seeds", "2"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("did NOT finish"), "{out}");
+    assert!(out.contains("finishes_in_time"), "{out}");
+}
+
+#[test]
+fn an_open_outage_is_shown_as_open_and_users_are_counted_once() {
+    // Removing the only licence: everyone loses exchange, and it never comes back.
+    let f = write_scenario(
+        "open-outage.toml",
+        "[tenant]\nsubscriptions = { ENTERPRISEPACK = 5 }\n\
+[[populations]]\nname = \"p\"\ncount = 3\nid_pattern = \"u{:02}\"\nusage_location = \"US\"\ndirect = [\"ENTERPRISEPACK\"]\n\
+[[plan]]\naction = \"wait\"\nduration = \"10m\"\n\
+[[plan]]\naction = \"remove_direct\"\nusers = \"all\"\nsku = \"ENTERPRISEPACK\"\n\
+[[plan]]\naction = \"wait\"\nduration = \"1h\"\n",
+    );
+    let (code, out, _) = licsim(&["run", &f, "--seeds", "1"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("lost exchange") && out.contains("3 still without it at the end"),
+        "{out}"
+    );
+    assert!(!out.contains("all restored"), "{out}");
+    let (_, json, _) = licsim(&["run", &f, "--seeds", "1", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["figures"]["service_total.users_lost"]["max"], 3);
+    assert_eq!(v["figures"]["service_total.still_lost_end"]["max"], 3);
+    assert_eq!(v["figures"]["service.exchange.restored"]["max"], 0);
+    assert_eq!(
+        v["failure_reasons"][0]["expectations"][0],
+        "no_service_loss_at_end"
+    );
+}
+
+#[test]
+fn same_name_scenarios_get_their_own_folders() {
+    let dir = tmp("same-name");
+    let a = scenario("e1-to-e3-one-call");
+    let (code, _, err) = licsim(&[
+        "run",
+        &a,
+        &a,
+        "--seeds",
+        "1",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(dir.join("e1-to-e3-one-call/report.json").exists());
+    assert!(dir.join("e1-to-e3-one-call-2/report.json").exists());
+    assert!(dir.join("summary.txt").exists());
+    // No temporary files are left behind.
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

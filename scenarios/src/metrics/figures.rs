@@ -3,7 +3,7 @@
 //! [`RunMetrics`] directly.
 
 use super::RunMetrics;
-use crate::figures::{Figure, FigureId, ServiceField, SkuField, WaveField};
+use crate::figures::{Figure, FigureId, ServiceField, SkuField, TotalField, WaveField};
 
 impl RunMetrics {
     /// Every integer figure of the run, sorted by id. Keyed figures (per SKU, family, group,
@@ -34,6 +34,10 @@ impl RunMetrics {
             put(FigureId::FailuresByWave(k.clone()), *n);
         }
         put(FigureId::FailuresTotal, self.failures.total);
+        put(FigureId::FailuresUsers, self.failures.users);
+        for (k, n) in &self.failures.users_by_kind {
+            put(FigureId::FailuresUsersByKind(k.clone()), *n);
+        }
         for (g, t) in &self.group_complete_ms {
             put(FigureId::GroupCompleteMs(g.clone()), *t);
         }
@@ -57,12 +61,23 @@ impl RunMetrics {
                 put(f(ServiceField::ByStep(step.clone())), *n);
             }
             put(f(ServiceField::LongestOutageMs), s.longest_outage_ms);
+            put(f(ServiceField::OpenUserMinutes), s.open_user_minutes);
             put(f(ServiceField::Outages), s.outages);
+            put(f(ServiceField::Restored), s.restored);
             put(f(ServiceField::StillLostEnd), s.still_lost_end);
             put(f(ServiceField::UserMinutes), s.user_minutes);
-            put(f(ServiceField::UserMs), s.user_ms);
             put(f(ServiceField::UsersLost), s.users_lost);
         }
+        let t = &self.service_total;
+        put(
+            FigureId::ServiceTotal(TotalField::StillLostEnd),
+            t.still_lost_end,
+        );
+        put(
+            FigureId::ServiceTotal(TotalField::UserMinutes),
+            t.user_minutes,
+        );
+        put(FigureId::ServiceTotal(TotalField::UsersLost), t.users_lost);
         put(FigureId::TimedOut, u64::from(self.timed_out));
         put(FigureId::UsersInErrorEnd, self.users_in_error_end);
         for (wave, w) in &self.waves {

@@ -1,12 +1,15 @@
 //! Per-run metrics (SPEC 6): a projection of the event stream, integers only, keyed by names in
 //! `BTreeMap`s so that serialization order is fixed. `observer` builds them from the events,
-//! `expect` checks `[expect]` against them, `figures` lists them as typed figures for reports.
+//! `expect` checks `[expect]` against them, `figures` lists them as typed figures for reports,
+//! `findings` says, user by user, what failed, why and what to do about it.
 
 mod expect;
 mod figures;
+mod findings;
 mod observer;
 
-pub use expect::check_expectations;
+pub use expect::{ExpectationFailure, check_expectations, default_expectations};
+pub use findings::Finding;
 pub use observer::MetricsObserver;
 
 use serde::Serialize;
@@ -20,12 +23,18 @@ pub struct Failures {
     /// By plan position: "setup", "step 3", "step 5 wave 2".
     pub by_wave: BTreeMap<String, u64>,
     pub by_sku: BTreeMap<String, u64>,
+    /// Distinct users with at least one path that entered an error state.
+    pub users: u64,
+    /// Distinct users with at least one path that entered each error kind.
+    pub users_by_kind: BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SkuConsumption {
     /// (time ms, consumedUnits) at each change, one point per millisecond at most.
     pub timeline: Vec<(u64, u64)>,
+    /// (time ms, assignable units) at each change (purchases, `set_units`).
+    pub assignable_timeline: Vec<(u64, u64)>,
     pub peak: u64,
     pub peak_time_ms: u64,
     #[serde(rename = "final")]
@@ -35,21 +44,48 @@ pub struct SkuConsumption {
     /// Units that would have been needed for no CountViolation: the highest excess of
     /// (consumed + users waiting on a CountViolation) over assignable units.
     pub shortfall: u64,
+    /// The plan position at which demand first exceeded the assignable units.
+    pub short_from: Option<String>,
 }
 
+/// Loss of one service family (SPEC 6): an outage opens when a user goes from having the family
+/// to not having it, and closes when it comes back; one still open at the end of the run is
+/// counted apart, and its time only up to the end (it is not over).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ServiceLoss {
     /// Distinct users who lost the family at least once.
     pub users_lost: u64,
     pub outages: u64,
-    /// Sum of outage durations, in whole minutes and in ms.
+    /// Outages that closed (the family came back) before the end.
+    pub restored: u64,
+    /// Sum of outage durations up to the end of the run (open ones included), in whole
+    /// minutes and in ms.
     pub user_minutes: u64,
     pub user_ms: u64,
+    /// The part of `user_ms` spent in outages still open at the end, in whole minutes.
+    pub open_user_minutes: u64,
     pub longest_outage_ms: u64,
     /// Users still without the family at the end of the run.
     pub still_lost_end: u64,
     /// Outages by the plan position that opened them.
     pub by_step: BTreeMap<String, u64>,
+    /// (time ms, users without the family) at each change.
+    pub timeline: Vec<(u64, u64)>,
+}
+
+/// Loss of any service, per user: a user is without a service from the moment it loses one
+/// family until it has every lost family back. Always measured (zero when nobody lost anything).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ServiceTotals {
+    /// Distinct users who lost at least one service family.
+    pub users_lost: u64,
+    /// Time users spent without at least one service, up to the end of the run.
+    pub user_minutes: u64,
+    pub user_ms: u64,
+    /// Users still without at least one service at the end.
+    pub still_lost_end: u64,
+    /// (time ms, users without at least one service) at each change.
+    pub timeline: Vec<(u64, u64)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -85,11 +121,14 @@ pub struct RunMetrics {
     pub plan_stopped: bool,
     pub consumption: BTreeMap<String, SkuConsumption>,
     pub service: BTreeMap<String, ServiceLoss>,
+    pub service_total: ServiceTotals,
     /// Simulated time when the plan's last step was issued (or the plan stopped).
     pub plan_duration_ms: u64,
     /// Simulated time at the end of the run (quiescence or the time limit).
     pub end_time_ms: u64,
     pub timed_out: bool,
+    /// When the plan stopped early (a failed gate, a rejected call with `on_reject = "stop"`).
+    pub plan_stopped_ms: Option<u64>,
     /// Last time each group became `ProcessingComplete`.
     pub group_complete_ms: BTreeMap<String, u64>,
     pub waves: BTreeMap<String, WaveTiming>,
@@ -98,6 +137,14 @@ pub struct RunMetrics {
     #[serde(serialize_with = "hex")]
     pub final_state_hash: u64,
     pub events: u64,
-    pub expectation_failures: Vec<String>,
+    pub expectation_failures: Vec<ExpectationFailure>,
     pub warnings: Vec<String>,
+    /// Users holding a path in error at the end (dense indices, ascending; the same user has
+    /// the same index in every run of a scenario).
+    #[serde(skip)]
+    pub users_in_error: Vec<u32>,
+    /// User by user, what failed and what to do; filled when the run was asked for them
+    /// (`RunOptions::findings`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
 }

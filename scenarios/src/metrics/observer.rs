@@ -1,7 +1,8 @@
 //! [`MetricsObserver`]: the projection from a run's events to its [`RunMetrics`].
 
+use super::findings::{self, Cause, RejectedCall};
 use super::*;
-use crate::model::Expectations;
+use crate::model::Scenario;
 use crate::observer::Observer;
 use engine::prelude::*;
 use smallvec::SmallVec;
@@ -13,6 +14,8 @@ struct SeenPath {
     source: Source,
     state: PathState,
     error: ErrorKind,
+    /// The plan position (index into `positions`) at which it entered its current state.
+    since: u32,
 }
 
 /// Per-SKU figures of a run in progress, indexed by SKU.
@@ -26,6 +29,17 @@ struct SkuFigures {
     record: Option<SkuConsumption>,
 }
 
+/// Per-user state of service loss.
+#[derive(Clone, Copy, Debug, Default)]
+struct UserLoss {
+    /// Families lost and not back yet.
+    open: u16,
+    /// When the user last went from having every service to missing one.
+    since_ms: u64,
+    /// Whether the user ever lost a family.
+    ever: bool,
+}
+
 /// Builds [`RunMetrics`] from the event stream.
 ///
 /// The per-event work is indexed, not searched: paths as the stream last described them are
@@ -34,24 +48,58 @@ struct SkuFigures {
 pub struct MetricsObserver {
     cat: std::sync::Arc<Catalog>,
     m: RunMetrics,
-    position: String,
+    /// Plan positions seen so far ("setup", "step 3", "step 5 wave 2"); `pos` is the current.
+    positions: Vec<String>,
+    pos: u32,
     last_input: &'static str,
+    /// The user the last input named, if any.
+    last_user: Option<UserIdx>,
     /// Indexed by user.
     paths: Vec<SmallVec<[SeenPath; 2]>>,
+    /// Error kinds each user has entered so far (bit per `ErrorKind`), indexed by user.
+    kinds_seen: Vec<u8>,
     users_in_error: u64,
     /// Indexed by SKU.
     skus: Vec<SkuFigures>,
-    open: BTreeMap<(UserIdx, u16), (u64, String)>,
+    /// Open outages: (user, family) -> (start time, plan position that opened it).
+    open: BTreeMap<(UserIdx, u16), (u64, u32)>,
     lost_users: BTreeMap<u16, BTreeMap<UserIdx, ()>>,
+    /// Indexed by user.
+    loss: Vec<UserLoss>,
+    /// Users without each family now, indexed by family.
+    open_per_family: Vec<u64>,
+    users_without_service: u64,
     /// A SKU whose units the current batch's input changed.
     units_changed: Option<SkuIdx>,
     /// Time of `PlanEnd`, when the plan ran to its end.
     plan_end_ms: Option<u64>,
+    /// Rejected calls naming a user, kept when findings are wanted.
+    rejected: Option<Vec<RejectedCall>>,
+}
+
+fn push_point(tl: &mut Vec<(u64, u64)>, t: u64, v: u64) {
+    match tl.last_mut() {
+        Some(last) if last.0 == t => last.1 = v,
+        _ => tl.push((t, v)),
+    }
+}
+
+/// Why an outage closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Close {
+    Restored,
+    Deleted,
+    EndOfRun,
+}
+
+fn kind_bit(e: ErrorKind) -> u8 {
+    1 << (ErrorKind::ALL.iter().position(|k| *k == e).unwrap_or(0) as u8)
 }
 
 impl MetricsObserver {
     pub fn new(cat: std::sync::Arc<Catalog>, seed: u64, run: u64) -> MetricsObserver {
         let skus = vec![SkuFigures::default(); cat.skus.len()];
+        let families = cat.families.len();
         MetricsObserver {
             cat,
             m: RunMetrics {
@@ -59,21 +107,43 @@ impl MetricsObserver {
                 run,
                 ..RunMetrics::default()
             },
-            position: "setup".into(),
+            positions: vec!["setup".into()],
+            pos: 0,
             last_input: "",
+            last_user: None,
             paths: Vec::new(),
+            kinds_seen: Vec::new(),
             users_in_error: 0,
             skus,
             open: BTreeMap::new(),
             lost_users: BTreeMap::new(),
+            loss: Vec::new(),
+            open_per_family: vec![0; families],
+            users_without_service: 0,
             units_changed: None,
             plan_end_ms: None,
+            rejected: None,
         }
+    }
+
+    /// Also work out, user by user, what failed and what to do (`RunMetrics::findings`).
+    pub fn with_findings(mut self) -> MetricsObserver {
+        self.rejected = Some(Vec::new());
+        self
     }
 
     /// Whether any outage was opened so far (gate `no_service_loss`).
     pub fn any_service_loss(&self) -> bool {
         self.m.service.values().any(|s| s.outages > 0)
+    }
+
+    fn position(&self) -> &str {
+        &self.positions[self.pos as usize]
+    }
+
+    fn set_position(&mut self, p: String) {
+        self.pos = self.positions.len() as u32;
+        self.positions.push(p);
     }
 
     fn sku_name(&self, s: SkuIdx) -> String {
@@ -92,7 +162,35 @@ impl MetricsObserver {
         let demand = f.consumed + f.cv_users.len() as u64;
         let assignable = f.assignable;
         let c = f.record.get_or_insert_with(Default::default);
-        c.shortfall = c.shortfall.max(demand.saturating_sub(assignable));
+        let short = demand.saturating_sub(assignable);
+        if short > 0 && c.short_from.is_none() {
+            c.short_from = Some(self.positions[self.pos as usize].clone());
+        }
+        c.shortfall = c.shortfall.max(short);
+    }
+
+    fn count_failure(&mut self, user: UserIdx, sku: SkuIdx, error: ErrorKind) {
+        let u = user as usize;
+        if self.kinds_seen.len() <= u {
+            self.kinds_seen.resize(u + 1, 0);
+        }
+        let f = &mut self.m.failures;
+        f.total += 1;
+        *f.by_kind.entry(error.as_str().to_string()).or_default() += 1;
+        let seen = &mut self.kinds_seen[u];
+        if *seen == 0 {
+            f.users += 1;
+        }
+        if *seen & kind_bit(error) == 0 {
+            *seen |= kind_bit(error);
+            *f.users_by_kind
+                .entry(error.as_str().to_string())
+                .or_default() += 1;
+        }
+        let position = self.positions[self.pos as usize].clone();
+        *self.m.failures.by_wave.entry(position).or_default() += 1;
+        let n = self.sku_name(sku);
+        *self.m.failures.by_sku.entry(n).or_default() += 1;
     }
 
     fn path_changed(
@@ -108,12 +206,16 @@ impl MetricsObserver {
             self.paths.resize_with(u + 1, SmallVec::new);
         }
         let bad = |p: &SeenPath| p.state != PathState::Active;
+        let pos = self.pos;
         let seen = &mut self.paths[u];
         let bad_before = seen.iter().any(bad);
         let at = seen.iter().position(|p| p.sku == sku && p.source == source);
         let old = at.map(|i| (seen[i].state, seen[i].error));
         match (new, at) {
             (Some((state, error)), Some(i)) => {
+                if old != new {
+                    seen[i].since = pos;
+                }
                 seen[i].state = state;
                 seen[i].error = error;
             }
@@ -122,6 +224,7 @@ impl MetricsObserver {
                 source,
                 state,
                 error,
+                since: pos,
             }),
             (None, Some(i)) => {
                 seen.remove(i);
@@ -133,23 +236,10 @@ impl MetricsObserver {
             && state != PathState::Active
             && old != new
         {
-            self.m.failures.total += 1;
-            *self
-                .m
-                .failures
-                .by_kind
-                .entry(error.as_str().to_string())
-                .or_default() += 1;
-            *self
-                .m
-                .failures
-                .by_wave
-                .entry(self.position.clone())
-                .or_default() += 1;
-            let n = self.sku_name(sku);
-            *self.m.failures.by_sku.entry(n).or_default() += 1;
+            self.count_failure(user, sku, error);
         }
-        if let Some(w) = self.m.waves.get_mut(&self.position) {
+        let position = self.pos as usize;
+        if let Some(w) = self.m.waves.get_mut(&self.positions[position]) {
             w.last_change_ms = t;
         }
         if bad_before != bad_after {
@@ -158,11 +248,7 @@ impl MetricsObserver {
             } else {
                 self.users_in_error -= 1;
             }
-            let tl = &mut self.m.errors_timeline;
-            match tl.last_mut() {
-                Some(last) if last.0 == t => last.1 = self.users_in_error,
-                _ => tl.push((t, self.users_in_error)),
-            }
+            push_point(&mut self.m.errors_timeline, t, self.users_in_error);
         }
         // CountViolation demand: the user has a CountViolation path of the SKU and no applied one.
         let is_cv = |v: Option<(PathState, ErrorKind)>| {
@@ -189,13 +275,86 @@ impl MetricsObserver {
         }
     }
 
-    fn close_outage(&mut self, t: u64, user: UserIdx, family: u16) {
-        if let Some((start, _)) = self.open.remove(&(user, family)) {
-            let fam = self.cat.family_name(family).to_string();
-            let s = self.m.service.entry(fam).or_default();
-            let d = t.saturating_sub(start);
-            s.user_ms += d;
-            s.longest_outage_ms = s.longest_outage_ms.max(d);
+    fn user_loss(&mut self, user: UserIdx) -> &mut UserLoss {
+        let u = user as usize;
+        if self.loss.len() <= u {
+            self.loss.resize(u + 1, UserLoss::default());
+        }
+        &mut self.loss[u]
+    }
+
+    fn service_lost(&mut self, t: u64, user: UserIdx, family: u16) {
+        let fam = self.cat.family_name(family).to_string();
+        let position = self.position().to_string();
+        let s = self.m.service.entry(fam).or_default();
+        s.outages += 1;
+        *s.by_step.entry(position).or_default() += 1;
+        if self
+            .lost_users
+            .entry(family)
+            .or_default()
+            .insert(user, ())
+            .is_none()
+        {
+            s.users_lost += 1;
+        }
+        self.open.insert((user, family), (t, self.pos));
+        self.open_per_family[family as usize] += 1;
+        let open_now = self.open_per_family[family as usize];
+        let s = self
+            .m
+            .service
+            .entry(self.cat.family_name(family).to_string())
+            .or_default();
+        push_point(&mut s.timeline, t, open_now);
+        let l = self.user_loss(user);
+        l.open += 1;
+        let (first_open, first_ever) = (l.open == 1, !l.ever);
+        l.ever = true;
+        if first_open {
+            l.since_ms = t;
+            self.users_without_service += 1;
+            let tot = &mut self.m.service_total;
+            if first_ever {
+                tot.users_lost += 1;
+            }
+            push_point(&mut tot.timeline, t, self.users_without_service);
+        }
+    }
+
+    /// Closes the outage of (user, family) at `t`: the family came back, the user was deleted,
+    /// or the run ended with the outage still open (then it is counted as open, not as over).
+    fn close_outage(&mut self, t: u64, user: UserIdx, family: u16, how: Close) {
+        let Some((start, _)) = self.open.remove(&(user, family)) else {
+            return;
+        };
+        let fam = self.cat.family_name(family).to_string();
+        let s = self.m.service.entry(fam).or_default();
+        let d = t.saturating_sub(start);
+        s.user_ms += d;
+        s.longest_outage_ms = s.longest_outage_ms.max(d);
+        match how {
+            Close::Restored => s.restored += 1,
+            Close::Deleted => {}
+            Close::EndOfRun => {
+                s.open_user_minutes += d / 60_000;
+                s.still_lost_end += 1;
+            }
+        }
+        if how != Close::EndOfRun {
+            self.open_per_family[family as usize] -= 1;
+            push_point(&mut s.timeline, t, self.open_per_family[family as usize]);
+        }
+        let l = self.user_loss(user);
+        l.open -= 1;
+        let (back, since) = (l.open == 0, l.since_ms);
+        if back {
+            self.m.service_total.user_ms += t.saturating_sub(since);
+            if how != Close::EndOfRun {
+                self.users_without_service -= 1;
+                let n = self.users_without_service;
+                push_point(&mut self.m.service_total.timeline, t, n);
+            }
         }
     }
 
@@ -205,6 +364,7 @@ impl MetricsObserver {
         match &e.event {
             Event::Input(i) => {
                 self.last_input = i.kind();
+                self.last_user = findings::input_user(i);
                 match i {
                     // Read from the state after the batch (a purchase adds to what is there).
                     Input::SetUnits { sku, .. } | Input::Purchase { sku, .. } => {
@@ -215,12 +375,12 @@ impl MetricsObserver {
                     Input::Marker(Marker::Step { step, action })
                         if !matches!(action.as_str(), "wait" | "wait_until_processed" | "gate") =>
                     {
-                        self.position = format!("step {step}")
+                        self.set_position(format!("step {step}"))
                     }
                     Input::Marker(Marker::WaveStart { step, wave, .. }) => {
-                        self.position = format!("step {step} wave {wave}");
+                        self.set_position(format!("step {step} wave {wave}"));
                         self.m.waves.insert(
-                            self.position.clone(),
+                            self.position().to_string(),
                             WaveTiming {
                                 start_ms: t,
                                 last_change_ms: t,
@@ -229,6 +389,7 @@ impl MetricsObserver {
                     }
                     Input::Marker(Marker::PlanStopped { step, reason }) => {
                         self.m.plan_stopped = true;
+                        self.m.plan_stopped_ms = Some(t);
                         self.m.plan_duration_ms = t;
                         self.m.gate_stops.push(GateStop {
                             step: *step as u64,
@@ -252,6 +413,14 @@ impl MetricsObserver {
                             .entry(format!("{}: {err}", self.last_input))
                             .or_default() += 1;
                     }
+                    if let (Some(list), Some(user)) = (&mut self.rejected, self.last_user) {
+                        list.push(RejectedCall {
+                            user,
+                            input: self.last_input,
+                            rejection: r.clone(),
+                            position: self.pos,
+                        });
+                    }
                 }
                 Outcome::PathSet {
                     user,
@@ -267,10 +436,7 @@ impl MetricsObserver {
                     let c = *consumed as u64;
                     self.skus[*sku as usize].consumed = c;
                     let s = self.consumption(*sku);
-                    match s.timeline.last_mut() {
-                        Some(last) if last.0 == t => last.1 = c,
-                        _ => s.timeline.push((t, c)),
-                    }
+                    push_point(&mut s.timeline, t, c);
                     if c > s.peak {
                         s.peak = c;
                         s.peak_time_ms = t;
@@ -278,24 +444,10 @@ impl MetricsObserver {
                     s.final_ = c;
                     self.shortfall(*sku);
                 }
-                Outcome::ServiceLost { user, family } => {
-                    let fam = self.cat.family_name(*family).to_string();
-                    let s = self.m.service.entry(fam).or_default();
-                    s.outages += 1;
-                    *s.by_step.entry(self.position.clone()).or_default() += 1;
-                    if self
-                        .lost_users
-                        .entry(*family)
-                        .or_default()
-                        .insert(*user, ())
-                        .is_none()
-                    {
-                        s.users_lost += 1;
-                    }
-                    self.open
-                        .insert((*user, *family), (t, self.position.clone()));
+                Outcome::ServiceLost { user, family } => self.service_lost(t, *user, *family),
+                Outcome::ServiceRestored { user, family } => {
+                    self.close_outage(t, *user, *family, Close::Restored)
                 }
-                Outcome::ServiceRestored { user, family } => self.close_outage(t, *user, *family),
                 Outcome::UserDeleted { user } => {
                     let fams: Vec<u16> = self
                         .open
@@ -303,7 +455,7 @@ impl MetricsObserver {
                         .map(|((_, f), _)| *f)
                         .collect();
                     for f in fams {
-                        self.close_outage(t, *user, f);
+                        self.close_outage(t, *user, f, Close::Deleted);
                     }
                 }
                 _ => {}
@@ -311,20 +463,36 @@ impl MetricsObserver {
         }
     }
 
-    /// Settles the run: open outages, end figures, expectation checks.
-    pub fn finish(mut self, sim: &Sim, exp: &Expectations) -> RunMetrics {
+    /// Settles the run: open outages, end figures, expectation checks, findings if wanted.
+    pub fn finish(mut self, sim: &Sim, sc: &Scenario) -> RunMetrics {
         let end = sim.now();
         self.m.end_time_ms = end;
         if !self.m.plan_stopped {
             // The plan's end, or the end of the run when the time limit cut the plan short.
             self.m.plan_duration_ms = self.plan_end_ms.unwrap_or(end);
         }
+        let mut lost_at_end: Vec<findings::OpenLoss> = Vec::new();
+        if self.rejected.is_some() {
+            for (&(user, family), &(_, pos)) in &self.open {
+                match lost_at_end.last_mut() {
+                    Some(l) if l.user == user => {
+                        l.families.push(family);
+                        l.position = l.position.min(pos);
+                    }
+                    _ => lost_at_end.push(findings::OpenLoss {
+                        user,
+                        families: vec![family],
+                        position: pos,
+                    }),
+                }
+            }
+        }
         let open: Vec<(UserIdx, u16)> = self.open.keys().copied().collect();
         for (u, f) in open {
-            let fam = self.cat.family_name(f).to_string();
-            self.m.service.entry(fam).or_default().still_lost_end += 1;
-            self.close_outage(end, u, f);
+            self.close_outage(end, u, f, Close::EndOfRun);
         }
+        self.m.service_total.still_lost_end = self.users_without_service;
+        self.m.service_total.user_minutes = self.m.service_total.user_ms / 60_000;
         for s in self.m.service.values_mut() {
             s.user_minutes = s.user_ms / 60_000;
         }
@@ -335,8 +503,14 @@ impl MetricsObserver {
             }
         }
         let st = sim.state();
-        self.m.users_in_error_end =
-            st.users.iter().filter(|u| u.alive && u.in_error()).count() as u64;
+        self.m.users_in_error = st
+            .users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.alive && u.in_error())
+            .map(|(i, _)| i as u32)
+            .collect();
+        self.m.users_in_error_end = self.m.users_in_error.len() as u64;
         for (i, sub) in st.subscriptions.iter().enumerate() {
             if sub.exists || sub.consumed > 0 {
                 let name = self.cat.sku(i as SkuIdx).part_number.clone();
@@ -346,7 +520,28 @@ impl MetricsObserver {
             }
         }
         self.m.final_state_hash = sim.state_hash();
-        self.m.expectation_failures = check_expectations(exp, &self.m, &self.cat);
+        self.m.expectation_failures = check_expectations(&sc.expect, &self.m, &self.cat);
+        if let Some(rejected) = self.rejected.take() {
+            let causes = |u: UserIdx, sku: SkuIdx, source: Source| -> Option<Cause> {
+                let p = self
+                    .paths
+                    .get(u as usize)?
+                    .iter()
+                    .find(|p| p.sku == sku && p.source == source)?;
+                Some(Cause {
+                    position: self.positions[p.since as usize].clone(),
+                })
+            };
+            self.m.findings = findings::findings(
+                sim,
+                sc,
+                &self.m,
+                &causes,
+                &rejected,
+                &lost_at_end,
+                &self.positions,
+            );
+        }
         self.m
     }
 
@@ -373,7 +568,11 @@ impl Observer for MetricsObserver {
         if let Some(sku) = self.units_changed.take()
             && let Some(sub) = sim.state().subscriptions.get(sku as usize)
         {
-            self.skus[sku as usize].assignable = sub.prepaid.assignable() as u64;
+            let a = sub.prepaid.assignable() as u64;
+            self.skus[sku as usize].assignable = a;
+            let t = sim.now();
+            let c = self.consumption(sku);
+            push_point(&mut c.assignable_timeline, t, a);
             self.shortfall(sku);
         }
         self.group_states(sim, events);

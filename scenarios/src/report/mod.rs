@@ -6,6 +6,7 @@ mod csv;
 mod markdown;
 mod summary;
 mod svg;
+mod words;
 
 pub use summary::human_summary;
 

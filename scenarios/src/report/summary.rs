@@ -1,139 +1,185 @@
-//! The human summary on stdout: one block per scenario, or side by side when there are several.
+//! The human summary on stdout: one block per scenario (the verdict, errors in users and paths,
+//! who fails, licences, service lost, timing, why runs failed with a reproduce command each, and
+//! the first findings), or the main lines side by side when there are several scenarios.
 
-use crate::figures::{Distribution, FigureId, ServiceField};
+use super::words::{group_findings, spread, users_list};
+use crate::figures::{FigureId, fmt_duration};
 use crate::sweep::SweepReport;
 use std::fmt::Write;
 
-/// `max` alone when every run agrees, else the median, p90 and max.
-fn spread(d: &Distribution) -> String {
-    if d.min == d.max {
-        format!("{}", d.max)
-    } else {
-        format!("p50 {} p90 {} max {}", d.p50, d.p90, d.max)
-    }
-}
+/// Kinds of problem shown on stdout.
+const GROUPS_SHOWN: usize = 8;
 
 impl SweepReport {
-    /// Figures whose id `pick` maps to a key, and whose max is not zero, in id order.
-    fn nonzero<'a>(
-        &'a self,
-        pick: impl Fn(&'a FigureId) -> Option<&'a str>,
-    ) -> Vec<(&'a str, &'a Distribution)> {
-        self.figures
-            .iter()
-            .filter(|(_, d)| d.max > 0)
-            .filter_map(|(id, d)| pick(id).map(|k| (k, d)))
-            .collect()
+    /// Runs in which a figure was not zero.
+    pub fn runs_nonzero(&self, id: &FigureId) -> u64 {
+        self.agg.figures.get(id).map_or(0, |t| t.nonzero())
     }
 
-    /// The lines of the human summary for this scenario (name: value).
+    /// The lines of the summary for this scenario (name: value).
     fn summary_lines(&self) -> Vec<(String, String)> {
         let mut l: Vec<(String, String)> = Vec::new();
-        l.push(("runs".into(), format!("{} (seed {})", self.runs, self.seed)));
+        let verdict = if self.runs_failing_expectations == 0 {
+            format!("pass: all {} runs met every expectation", self.runs)
+        } else {
+            format!(
+                "FAIL: {} of {} runs failed an expectation",
+                self.runs_failing_expectations, self.runs
+            )
+        };
+        l.push(("verdict".into(), verdict));
+        let a = &self.assumptions;
         l.push((
-            "failed expectations".into(),
-            format!("{} of {} runs", self.runs_failing_expectations, self.runs),
+            "runs".into(),
+            format!(
+                "{} from seed {}; rules {}; {}",
+                self.runs,
+                self.seed,
+                a.rules,
+                if a.expectations_defaulted {
+                    "no [expect]: default expectations"
+                } else {
+                    "expectations from the scenario"
+                }
+            ),
         ));
-        let kinds = self.nonzero(|id| match id {
-            FigureId::FailuresByKind(k) => Some(k),
-            _ => None,
-        });
-        if kinds.is_empty() {
+        if self.errors.is_empty() {
             l.push(("license errors".into(), "none".into()));
         }
-        for (k, v) in kinds {
-            l.push((format!("errors {k}"), spread(v)));
+        for e in &self.errors {
+            l.push((
+                e.error.clone(),
+                format!(
+                    "users per run {}; paths {}; in {} of {} runs",
+                    spread(&e.users),
+                    spread(&e.paths),
+                    e.runs,
+                    self.runs
+                ),
+            ));
         }
         if let Some(x) = self.figure(&FigureId::UsersInErrorEnd) {
             l.push(("users in error at end".into(), spread(x)));
         }
-        for (k, v) in self.nonzero(|id| match id {
-            FigureId::RejectedCalls(k) => Some(k),
-            _ => None,
-        }) {
-            l.push((format!("rejected direct calls {k}"), spread(v)));
-        }
-        for (k, v) in self.nonzero(|id| match id {
-            FigureId::RejectedOther(k) => Some(k),
-            _ => None,
-        }) {
-            l.push((format!("rejected {k}"), spread(v)));
-        }
-        if let Some(x) = self.figure(&FigureId::PlanStopped)
-            && x.max > 0
-        {
+        let u = &self.users_failing;
+        if u.in_every_run + u.in_some_runs > 0 {
+            let every: Vec<String> = u
+                .users
+                .iter()
+                .filter(|x| x.runs == self.runs)
+                .map(|x| x.user.clone())
+                .collect();
             l.push((
-                "plan stopped (gate or reject)".into(),
-                format!("{} of {} runs", x.sum, self.runs),
-            ));
-        }
-        for s in &self.skus {
-            l.push((
-                format!("{} consumed", s.sku_part_number),
+                "users failing".into(),
                 format!(
-                    "peak {} final {} (assignable {})",
-                    spread(&s.peak),
-                    spread(&s.final_),
-                    s.assignable_units
+                    "{} in every run{}; {} in some runs only",
+                    u.in_every_run,
+                    if every.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", users_list(&every, 5))
+                    },
+                    u.in_some_runs
                 ),
             ));
-            if s.shortfall.max > 0 {
-                l.push((
-                    format!("{} shortfall", s.sku_part_number),
-                    spread(&s.shortfall),
-                ));
+        }
+        for (k, v) in self.figures.iter().filter(|(_, d)| d.max > 0) {
+            match k {
+                FigureId::RejectedCalls(e) => {
+                    l.push((format!("rejected direct calls {e}"), spread(v)))
+                }
+                FigureId::RejectedOther(e) => l.push((format!("rejected {e}"), spread(v))),
+                _ => {}
             }
         }
-        let lost = self.nonzero(|id| match id {
-            FigureId::Service {
-                family,
-                field: ServiceField::UsersLost,
-            } => Some(family),
-            _ => None,
-        });
-        if lost.is_empty() {
-            l.push(("loss of service".into(), "none".into()));
+        for s in &self.skus {
+            let mut v = format!(
+                "peak {}, final {} (assignable {})",
+                spread(&s.peak),
+                spread(&s.final_),
+                s.assignable_units
+            );
+            if s.buy > 0 {
+                let _ = write!(
+                    v,
+                    "; short by up to {}: buy {}{}",
+                    s.buy,
+                    s.buy,
+                    s.short_from
+                        .as_ref()
+                        .map_or(String::new(), |p| format!(" before {p}"))
+                );
+            }
+            l.push((s.sku_part_number.clone(), v));
         }
-        // The named service families (exchange, sharepoint, teams, ...) one by one; plans that
-        // are a family of their own folded into one line.
-        let (named, other): (Vec<_>, Vec<_>) = lost
-            .into_iter()
-            .partition(|(f, _)| f.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
-        for (fam, v) in named {
-            let mins = self
-                .figure(&FigureId::Service {
-                    family: fam.to_string(),
-                    field: ServiceField::UserMinutes,
-                })
-                .map(spread)
-                .unwrap_or_default();
+        let s = &self.service;
+        if s.users_lost.max == 0 {
+            l.push(("loss of service".into(), "none (0 users)".into()));
+        } else {
             l.push((
-                format!("lost {fam}"),
-                format!("users {} user-minutes {}", spread(v), mins),
-            ));
-        }
-        if !other.is_empty() {
-            let users = other.iter().map(|(_, v)| v.max).max().unwrap_or(0);
-            let names: Vec<&str> = other.iter().take(4).map(|(f, _)| *f).collect();
-            let more = if other.len() > 4 {
-                format!(", +{} more", other.len() - 4)
-            } else {
-                String::new()
-            };
-            l.push((
-                "lost other services".into(),
+                "loss of service".into(),
                 format!(
-                    "{} plans ({}{more}), up to {users} users",
-                    other.len(),
-                    names.join(", ")
+                    "{} users per run; still without a service at the end: {}",
+                    spread(&s.users_lost),
+                    spread(&s.still_lost_end)
                 ),
             ));
         }
-        if let Some(x) = self.figure(&FigureId::PlanDurationMs) {
-            let h = |ms: u64| format!("{}h{:02}", ms / 3_600_000, (ms / 60_000) % 60);
+        for f in &s.families {
+            let state = if f.still_lost_end.max > 0 {
+                format!(
+                    "{} still without it at the end (open outages, {} user-minutes so far)",
+                    spread(&f.still_lost_end),
+                    spread(&f.open_user_minutes)
+                )
+            } else {
+                format!(
+                    "all restored, {} user-minutes, longest {}",
+                    spread(&f.user_minutes),
+                    fmt_duration(f.longest_outage_ms.max)
+                )
+            };
             l.push((
-                "plan duration".into(),
-                format!("p50 {} max {}", h(x.p50), h(x.max)),
+                format!("lost {}", f.family),
+                format!("{} users; {state}", spread(&f.users_lost)),
+            ));
+        }
+        if !s.other_plans.is_empty() {
+            l.push((
+                "lost other plans".into(),
+                format!(
+                    "{} plans ({}), up to {} users",
+                    s.other_plans.len(),
+                    users_list(&s.other_plans, 4),
+                    s.other_users_lost_max
+                ),
+            ));
+        }
+        let t = &self.timing;
+        let mut timing = format!(
+            "plan p50 {} max {}; processing done p50 {} max {}",
+            fmt_duration(t.plan_duration_ms.p50),
+            fmt_duration(t.plan_duration_ms.max),
+            fmt_duration(t.end_time_ms.p50),
+            fmt_duration(t.end_time_ms.max)
+        );
+        if t.runs_timed_out > 0 {
+            let _ = write!(
+                timing,
+                "; {} runs did NOT finish (max_duration)",
+                t.runs_timed_out
+            );
+        }
+        l.push(("duration".into(), timing));
+        if t.runs_plan_stopped > 0 {
+            let why = t
+                .stop_reasons
+                .iter()
+                .next()
+                .map_or(String::new(), |(w, _)| format!(" ({w})"));
+            l.push((
+                "plan stopped early".into(),
+                format!("{} of {} runs{why}", t.runs_plan_stopped, self.runs),
             ));
         }
         l
@@ -155,21 +201,56 @@ pub fn human_summary(reports: &[SweepReport]) -> String {
         for (k, v) in lines {
             let _ = writeln!(o, "  {k:<kw$} {v}");
         }
-        for f in r.failed_runs.iter().take(5) {
+        for f in &r.failure_reasons {
+            let ex = f.examples.first();
             let _ = writeln!(
                 o,
-                "  failed run {}: {}\n    reproduce: {}",
-                f.run,
-                f.failures.join("; "),
-                f.replay
+                "  {} run(s) failed {}{}\n    reproduce: {}",
+                f.runs,
+                f.expectations.join(", "),
+                ex.map_or(String::new(), |e| format!(
+                    "; run {}: {}",
+                    e.run,
+                    e.failures.join("; ")
+                )),
+                f.reproduce
             );
         }
-        if r.failed_runs.len() > 5 {
+        if let Some(f) = &r.findings
+            && !f.all.is_empty()
+        {
+            let groups = group_findings(&f.all);
             let _ = writeln!(
                 o,
-                "  ... {} more failed runs (see report.json)",
-                r.failed_runs.len() - 5
+                "  who fails in run {} and what to do ({} problem(s); each one in findings.csv with --out):",
+                f.run, f.total
             );
+            for g in groups.iter().take(GROUPS_SHOWN) {
+                let x = g.first;
+                let _ = writeln!(
+                    o,
+                    "    {} {} ({}) {}, since {}:\n      e.g. {}: {}",
+                    g.users.len(),
+                    if g.users.len() == 1 { "user" } else { "users" },
+                    users_list(&g.users, 4),
+                    [x.sku.as_str(), x.via.as_str(), x.error.as_str()]
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    x.step,
+                    x.user,
+                    x.fix
+                );
+            }
+            if groups.len() > GROUPS_SHOWN {
+                let _ = writeln!(
+                    o,
+                    "    ... {} more kinds of problem",
+                    groups.len() - GROUPS_SHOWN
+                );
+            }
         }
         return o;
     }

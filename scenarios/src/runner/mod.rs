@@ -20,7 +20,7 @@ mod plan;
 mod select;
 mod setup;
 
-use crate::metrics::{MetricsObserver, RunMetrics};
+use crate::metrics::{ExpectationFailure, MetricsObserver, RunMetrics};
 use crate::model::*;
 use crate::observer::{InvariantChecker, NoObserver, Observer, Tee};
 use engine::dist::{self, STREAM_SCENARIO};
@@ -52,6 +52,8 @@ pub struct RunOptions<'a> {
     /// Check SPEC 9 invariants 1-4 after every engine call (`--check`, slow); each violation
     /// becomes a failed expectation of the run.
     pub check_invariants: bool,
+    /// Work out, user by user, what failed and what to do (`RunMetrics::findings`).
+    pub findings: bool,
     /// Another observer of every event, besides the run's metrics.
     pub observer: Option<&'a mut dyn Observer>,
 }
@@ -87,9 +89,13 @@ pub fn run(sc: &Scenario, opts: RunOptions<'_>) -> RunResult {
         seed,
         run,
         check_invariants,
+        findings,
         observer,
     } = opts;
     let mut metrics = MetricsObserver::new(sc.catalog.clone(), seed, run);
+    if findings {
+        metrics = metrics.with_findings();
+    }
     let mut none = NoObserver;
     let other = observer.unwrap_or(&mut none);
     let mut checker = InvariantChecker::default();
@@ -99,8 +105,13 @@ pub fn run(sc: &Scenario, opts: RunOptions<'_>) -> RunResult {
     } else {
         drive(sc, seed, run, &mut Tee(&mut metrics, other))
     };
-    let mut metrics = metrics.finish(&sim, &sc.expect);
-    metrics.expectation_failures.extend(checker.violations);
+    let mut metrics = metrics.finish(&sim, sc);
+    if !checker.violations.is_empty() {
+        let text = checker.violations.join("; ");
+        metrics
+            .expectation_failures
+            .push(ExpectationFailure::new("invariants", text));
+    }
     RunResult { metrics, sim }
 }
 
