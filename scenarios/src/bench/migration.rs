@@ -1,6 +1,6 @@
 //! The 1,000-user direct-to-group migration, the benchmark's second workload: on the engine alone
 //! (as `engine/examples/migrate1000.rs`) and as the built-in scenario
-//! `scenarios/direct-to-group-1000.toml` through the plan runner, one run and a sweep.
+//! `scenarios/builtin/direct-to-group-1000.toml` through the plan runner, one run and a sweep.
 
 use super::workload::config;
 use engine::prelude::*;
@@ -89,12 +89,12 @@ pub fn migration_run(cat: &Arc<Catalog>, seed: u64) -> (u64, u64) {
     (sim.state_hash(), n)
 }
 
-/// The built-in scenario `scenarios/direct-to-group-1000.toml` (the same migration as a scenario
+/// The built-in scenario `scenarios/builtin/direct-to-group-1000.toml` (the same migration as a scenario
 /// file: population, group, gates before each wave, expectations).
 pub fn migration_scenario() -> crate::model::Scenario {
     crate::spec::parse_scenario(
         "direct-to-group-1000.toml",
-        include_str!("../../direct-to-group-1000.toml"),
+        include_str!("../../builtin/direct-to-group-1000.toml"),
         None,
     )
     .expect("the built-in scenario parses")

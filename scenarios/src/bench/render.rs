@@ -146,7 +146,7 @@ pub fn to_markdown(r: &Report, notes: Option<&str>) -> String {
     let w = &r.sweep;
     s.push_str(&format!(
         "\n## 1,000-user direct-to-group migration\n\n\
-         - one run of `scenarios/direct-to-group-1000.toml` through the plan runner with metrics \
+         - one run of `scenarios/builtin/direct-to-group-1000.toml` through the plan runner with metrics \
          (`scenarios::runner::run_metrics`, what `licsim run` does per run): {:.3} ms median, \
          {:.3} ms min, {:.3} ms mean over {} runs\n\
          - the same migration on the engine alone (as engine/examples/migrate1000.rs): {:.3} ms \
