@@ -53,6 +53,37 @@ fn e1_to_e3_one_call_versus_add_first_versus_remove_first() {
     assert!(!rem.expectation_failures.is_empty());
 }
 
+/// The README's main job: each of its problems shows up, for the reason the file gives.
+#[test]
+fn the_main_job_shows_each_of_its_problems() {
+    let sc = builtin("m365-e3-rollout-with-problems");
+    assert_eq!(
+        sc.populations.iter().map(|p| p.count).sum::<u64>() + sc.users.len() as u64,
+        1500
+    );
+    for run in 0..3 {
+        let m = run_metrics(&sc, 1, run);
+        let kind = |k: &str| m.failures.by_kind.get(k).copied().unwrap_or(0);
+        // Wave 1: the six managers are short of units, and blocked in the clean-up (R12, R16).
+        assert_eq!(kind("CountViolation"), 6);
+        assert_eq!(kind("DependencyViolation"), 6);
+        assert_eq!(m.consumption["SPE_E3"].shortfall, 6);
+        // ... and keep their old E3 as a direct assignment after the group is deleted (R23).
+        assert_eq!(m.consumption["ENTERPRISEPACK"].final_, 1000 + 6);
+        // Wave 2: the Calling Plan is prohibited at the tenant's country, E3 fails with it (R11).
+        assert!(kind("ProhibitedInUsageLocationViolation") > 0);
+        assert_eq!(kind("Other"), kind("ProhibitedInUsageLocationViolation"));
+        // Wave 3: duplicate proxy addresses.
+        assert!(kind("UniquenessViolation") > 0);
+        assert_eq!(
+            m.users_in_error_end,
+            kind("ProhibitedInUsageLocationViolation") + kind("UniquenessViolation")
+        );
+        assert!(m.service.values().all(|s| s.outages == 0));
+        assert!(!m.expectation_failures.is_empty());
+    }
+}
+
 #[test]
 fn seed_document_stories_through_scenario_files() {
     let m = run_metrics(&builtin("license-shortage-then-reprocess"), 1, 0);
