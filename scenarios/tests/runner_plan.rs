@@ -157,7 +157,7 @@ impl Observer for LogObs {
 
 #[test]
 fn a_recorded_run_is_the_same_run_as_in_a_sweep_and_replays_to_its_hash() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("builtin");
     let sc = scenarios::spec::load_scenario(&dir.join("direct-to-group-ems-finance.toml")).unwrap();
     let opts = scenarios::sweep::SweepOptions {
         threads: Some(2),
@@ -183,7 +183,7 @@ fn a_recorded_run_is_the_same_run_as_in_a_sweep_and_replays_to_its_hash() {
 
 #[test]
 fn check_mode_finds_no_invariant_violation_in_the_builtin_migrations() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("builtin");
     for name in [
         "direct-to-group-ems-finance",
         "audio-conferencing-dependency",

@@ -6,12 +6,11 @@ use scenarios::spec::*;
 use std::path::Path;
 
 fn builtin_texts() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("builtin");
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_str().unwrap().to_string();
-        if name.ends_with(".toml") && name != "Cargo.toml" && name != "clippy.toml" {
+        if p.extension().is_some_and(|x| x == "toml") {
             out.push(std::fs::read_to_string(&p).unwrap());
         }
     }

@@ -17,7 +17,7 @@ fn licsim(args: &[&str]) -> (i32, String, String) {
 }
 
 fn scenario(name: &str) -> String {
-    format!("../scenarios/{name}.toml")
+    format!("../scenarios/builtin/{name}.toml")
 }
 
 fn tmp(name: &str) -> PathBuf {

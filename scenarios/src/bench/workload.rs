@@ -1,6 +1,6 @@
-//! The capacity benchmark's workloads (issue 5, ARCHITECTURE.md "Performance targets"): a tenant
-//! of any size with a realistic mix of events, and the 1,000-user direct-to-group migration. Pure
-//! functions of (size, seed): no clock here — `licsim bench` and `cargo bench` time them.
+//! The capacity benchmark's tenant workload (issue 5, ARCHITECTURE.md "Performance targets"): a
+//! tenant of any size with a realistic mix of events, and its `.simlog`. Pure functions of (size,
+//! seed): no clock here — `measure` and `cargo bench` time them.
 //!
 //! The tenant workload ([`drive`]) for `n` users, in simulated time:
 //! - day 0: subscriptions (E3 and EMS for everyone, E5, EMS E5 and Microsoft 365 E3 scarce), `n`
@@ -550,138 +550,6 @@ pub fn replay(log: &[u8]) -> Result<(u64, u64), String> {
     Ok((r.events, r.checkpoints_verified))
 }
 
-// ---- the 1,000-user direct-to-group migration ---------------------------------------------------
-
-/// One run of the 1,000-user direct-to-group migration (as `engine/examples/migrate1000.rs`):
-/// 1,000 users with direct E3, one group of all of them gets E3, then the direct paths are
-/// removed in ten hourly waves of 100. Events are kept as a run would keep them and handed over
-/// in bulk (cleared, capacity kept). Returns (final state hash, events).
-pub fn migration_run(cat: &Arc<Catalog>, seed: u64) -> (u64, u64) {
-    let e3 = cat.sku_by_name("ENTERPRISEPACK").expect("built-in SKU");
-    let mut sim = Sim::new(cat.clone(), config(seed));
-    let mut n = 0u64;
-    let mut take = |sim: &mut Sim| {
-        n += sim.pending_events().len() as u64;
-        sim.clear_events();
-    };
-    let ok = |r: Result<(), Rejection>| r.expect("the migration's inputs are valid");
-    ok(sim.apply(
-        0,
-        Input::SetUnits {
-            sku: e3,
-            units: PrepaidUnits {
-                enabled: 1000,
-                ..Default::default()
-            },
-        },
-    ));
-    for i in 1..=1000u32 {
-        ok(sim.apply(
-            0,
-            Input::CreateUser {
-                name: format!("user{i:04}"),
-                usage_location: Some(*b"US"),
-                proxy_addresses: vec![],
-                attributes: vec![],
-            },
-        ));
-        ok(sim.apply(
-            0,
-            Input::AssignUserLicense {
-                user: i - 1,
-                add: vec![LicenseSpec::new(e3)],
-                remove: vec![],
-            },
-        ));
-    }
-    ok(sim.apply(
-        0,
-        Input::CreateGroup {
-            name: "all-users".into(),
-            security_enabled: true,
-            source: GroupSource::Cloud,
-            rule: None,
-            members: (0..1000).map(Member::User).collect(),
-            evaluate_now: false,
-        },
-    ));
-    ok(sim.apply(
-        0,
-        Input::AssignGroupLicense {
-            group: 0,
-            add: vec![LicenseSpec::new(e3)],
-            remove: vec![],
-        },
-    ));
-    sim.run_until_quiescent(30 * DAY);
-    take(&mut sim);
-    let mut t = sim.now();
-    for w in 0..10u32 {
-        for u in w * 100..(w + 1) * 100 {
-            ok(sim.apply(
-                t,
-                Input::AssignUserLicense {
-                    user: u,
-                    add: vec![],
-                    remove: vec![e3],
-                },
-            ));
-        }
-        t += HOUR;
-        take(&mut sim);
-    }
-    sim.run_until_quiescent(t + 30 * DAY);
-    take(&mut sim);
-    (sim.state_hash(), n)
-}
-
-/// The built-in scenario `scenarios/direct-to-group-1000.toml` (the same migration as a scenario
-/// file: population, group, gates before each wave, expectations).
-pub fn migration_scenario() -> crate::model::Scenario {
-    crate::spec::parse_scenario(
-        "direct-to-group-1000.toml",
-        include_str!("../direct-to-group-1000.toml"),
-        None,
-    )
-    .expect("the built-in scenario parses")
-}
-
-/// One run of a scenario through the plan runner with metrics, as `licsim run` does for each run
-/// index. Returns (final state hash, end time).
-pub fn scenario_run(sc: &crate::model::Scenario, seed: u64, run: u64) -> (u64, u64) {
-    let m = crate::runner::run(sc, crate::runner::RunOptions::new(seed, run)).metrics;
-    (m.final_state_hash, m.end_time_ms)
-}
-
-/// A sweep of `runs` runs as `licsim run --seeds` does it (rows in run order); returns a digest
-/// of the rows.
-pub fn scenario_sweep(sc: &crate::model::Scenario, seed: u64, runs: u64, threads: usize) -> u64 {
-    let opts = crate::sweep::SweepOptions {
-        threads: Some(threads),
-        keep_rows: true,
-        ..crate::sweep::SweepOptions::new(seed, runs)
-    };
-    let report = crate::sweep::sweep(sc, &opts);
-    let r: Vec<(u64, u64)> = report
-        .agg
-        .csv
-        .iter()
-        .flatten()
-        .map(|r| (r.state_hash, r.run))
-        .collect();
-    digest(&r)
-}
-
-/// A digest of per-seed results in seed order (for comparing sweeps across thread counts).
-pub fn digest(results: &[(u64, u64)]) -> u64 {
-    let mut h = engine::hash::StableHasher::new();
-    for (a, b) in results {
-        h.word(*a);
-        h.word(*b);
-    }
-    h.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -697,14 +565,5 @@ mod tests {
         let (events, checkpoints) = replay(&log).unwrap();
         assert_eq!(events, a.events);
         assert!(checkpoints > 2, "{checkpoints}");
-    }
-
-    #[test]
-    fn migration_run_is_deterministic() {
-        let cat = catalog();
-        assert_eq!(migration_run(&cat, 3), migration_run(&cat, 3));
-        let sc = migration_scenario();
-        assert_eq!(scenario_run(&sc, 1, 2), scenario_run(&sc, 1, 2));
-        assert_eq!(scenario_sweep(&sc, 1, 4, 1), scenario_sweep(&sc, 1, 4, 2));
     }
 }
