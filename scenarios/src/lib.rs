@@ -17,6 +17,7 @@
 
 pub mod bench;
 pub mod chart;
+pub mod describe;
 pub mod figures;
 pub mod metrics;
 pub mod model;

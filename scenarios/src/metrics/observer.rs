@@ -432,6 +432,12 @@ impl MetricsObserver {
                 Outcome::PathRemoved { user, sku, source } => {
                     self.path_changed(t, *user, *sku, *source, None)
                 }
+                // R23: the group's path became (or merged into) an Active direct path.
+                Outcome::PathConverted { user, sku, group } => {
+                    self.path_changed(t, *user, *sku, Source::Group(*group), None);
+                    let active = Some((PathState::Active, ErrorKind::None));
+                    self.path_changed(t, *user, *sku, Source::Direct, active);
+                }
                 Outcome::Consumed { sku, consumed } => {
                     let c = *consumed as u64;
                     self.skus[*sku as usize].consumed = c;

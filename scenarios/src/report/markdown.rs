@@ -32,6 +32,7 @@ impl SweepReport {
         self.md_licences(&mut o);
         self.md_service(&mut o);
         self.md_timing(&mut o);
+        self.md_plan(&mut o);
         self.md_assumptions(&mut o);
         if !self.warnings.is_empty() {
             let _ = writeln!(o, "## Warnings\n");
@@ -335,6 +336,20 @@ impl SweepReport {
             );
         }
         o.push('\n');
+    }
+
+    fn md_plan(&self, o: &mut String) {
+        if self.plan.is_empty() {
+            return;
+        }
+        let _ = writeln!(o, "## The plan\n");
+        for (i, s) in self.plan.iter().enumerate() {
+            let _ = writeln!(o, "{}. `{}`", i + 1, s);
+        }
+        let _ = writeln!(
+            o,
+            "\n`setup` is the tenant as the scenario describes it, before step 1.\n"
+        );
     }
 
     fn md_assumptions(&self, o: &mut String) {

@@ -70,23 +70,9 @@ impl Runner<'_> {
         }
     }
 
-    pub(super) fn require_text(&self, req: &Require) -> String {
-        match req {
-            Require::NoLicenseErrors => "no_license_errors".into(),
-            Require::NoServiceLoss => "no_service_loss".into(),
-            Require::AllMembersLicensed(g) => format!("all_members_licensed:{g}"),
-            Require::UnitsAvailable { sku, at_least } => {
-                format!(
-                    "units_available:{} >= {at_least}",
-                    self.sc.catalog.sku(*sku).part_number
-                )
-            }
-        }
-    }
-
     pub(super) fn check_gate(&mut self, step: u32, req: &Require) -> bool {
         let passed = self.gate(req);
-        let require = self.require_text(req);
+        let require = crate::describe::require(&self.sc.catalog, req);
         self.apply(Input::Marker(Marker::Gate {
             step,
             require: require.clone(),

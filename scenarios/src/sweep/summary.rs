@@ -178,6 +178,8 @@ pub struct SweepReport {
     /// Runs failing an expectation, per mille of runs (integer).
     pub expectation_failure_permille: u64,
     pub assumptions: Assumptions,
+    /// The plan's steps, numbered from 1 as "step N" in the figures and findings.
+    pub plan: Vec<String>,
     pub failure_reasons: Vec<FailureReason>,
     pub errors: Vec<ErrorSummary>,
     pub users_failing: UsersFailing,
@@ -484,6 +486,11 @@ impl SweepReport {
             runs_failing_expectations: agg.failing_runs,
             expectation_failure_permille: (agg.failing_runs * 1000).checked_div(runs).unwrap_or(0),
             assumptions: Assumptions::of(sc),
+            plan: sc
+                .plan
+                .iter()
+                .map(|s| crate::describe::step(&sc.catalog, s))
+                .collect(),
             failure_reasons,
             errors,
             users_failing,
