@@ -140,6 +140,8 @@ enum Command {
     },
     /// Capacity benchmark (ARCHITECTURE.md, performance targets).
     Bench(cmd_bench::BenchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions { shell: clap_complete::Shell },
 }
 
 fn main() -> ExitCode {
@@ -169,6 +171,11 @@ fn main() -> ExitCode {
             cmd_catalog::catalog(sku.as_deref(), &rules, file.as_deref())
         }
         Command::Bench(args) => cmd_bench::bench(args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "licsim", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
     };
     match r {
         Ok(code) => ExitCode::from(code),

@@ -369,3 +369,14 @@ fn same_name_scenarios_get_their_own_folders() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = licsim(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        assert!(out.contains("licsim") && out.contains("replay"), "{shell}");
+    }
+    let (code, _, _) = licsim(&["completions", "tcsh"]);
+    assert_eq!(code, 2);
+}
