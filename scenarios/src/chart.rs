@@ -93,10 +93,12 @@ fn quantiles(s: &Series, grid: &[u64]) -> Vec<(u64, u64)> {
         .collect()
 }
 
-fn fmt_time(ms: u64) -> String {
+/// An axis label: hours and minutes, or days and hours when the axis spans two days or more
+/// (`long`), so that every label of one axis has the same form.
+fn fmt_time(ms: u64, long: bool) -> String {
     let m = ms / 60_000;
-    if m >= 48 * 60 {
-        format!("{}d{}h", m / 1440, (m % 1440) / 60)
+    if long {
+        format!("{}d {:02}h", m / 1440, (m % 1440) / 60)
     } else {
         format!("{}h{:02}", m / 60, m % 60)
     }
@@ -207,7 +209,7 @@ fn draw_panel(out: &mut String, panel: &Panel, grid: &[u64], end: u64, y0: i64, 
             out,
             r##"<text x="{x}" y="{}" text-anchor="middle" fill="#555">{}</text>"##,
             y0 + plot_h + 16,
-            fmt_time(t)
+            fmt_time(t, end >= 2 * 86_400_000)
         );
     }
     let drawn = panel

@@ -127,7 +127,7 @@ impl SweepReport {
         if u.in_every_run + u.in_some_runs > 0 {
             let _ = writeln!(
                 o,
-                "Users in error at the end of every run: {} (deterministic: fix their data or the plan); in some runs only: {} (timing: races for units or processing order).\n",
+                "Users in error at the end of every run: {} (the same in every run: fix their data or the plan); in some runs only: {} (they depend on the run: the faults drawn for it, processing order, races for units).\n",
                 u.in_every_run, u.in_some_runs
             );
             let _ = writeln!(o, "| user | runs in error at the end |\n|---|---:|");

@@ -59,7 +59,12 @@ impl SweepReport {
             ));
         }
         if let Some(x) = self.figure(&FigureId::UsersInErrorEnd) {
-            l.push(("users in error at end".into(), spread(x)));
+            let v = if x.max == 0 && !self.errors.is_empty() {
+                "0: every error above was resolved by the end of each run".into()
+            } else {
+                spread(x)
+            };
+            l.push(("users in error at end".into(), v));
         }
         let u = &self.users_failing;
         if u.in_every_run + u.in_some_runs > 0 {
@@ -77,7 +82,13 @@ impl SweepReport {
                     if every.is_empty() {
                         String::new()
                     } else {
-                        format!(" ({})", users_list(&every, 5))
+                        let shown: Vec<String> = every.iter().take(5).cloned().collect();
+                        let more = u.in_every_run.saturating_sub(shown.len() as u64);
+                        if more > 0 {
+                            format!(" ({}, +{more} more)", shown.join(", "))
+                        } else {
+                            format!(" ({})", shown.join(", "))
+                        }
                     },
                     u.in_some_runs
                 ),
