@@ -115,6 +115,26 @@ pub fn run(sc: &Scenario, opts: RunOptions<'_>) -> RunResult {
     RunResult { metrics, sim }
 }
 
+/// The tenant as the scenario describes it, before the plan (run `run` of seed `seed`: faults
+/// are drawn per run): the engine after setup, with all of setup's processing done.
+pub fn baseline(sc: &Scenario, seed: u64, run: u64) -> Sim {
+    let sim = Sim::new(sc.catalog.clone(), sim_config(sc, seed, run));
+    let mut none = NoObserver;
+    let mut r = Runner {
+        sc,
+        sim,
+        obs: &mut none,
+        buf: Vec::new(),
+        service_lost: false,
+        rng: dist::rng_for(seed, run, STREAM_SCENARIO),
+        stopped: false,
+        populations: Vec::new(),
+    };
+    r.setup();
+    r.finish();
+    r.sim
+}
+
 /// Runs the plan against a new engine, feeding `observer`; returns the engine at the end.
 fn drive(sc: &Scenario, seed: u64, run: u64, observer: &mut dyn Observer) -> Sim {
     let sim = Sim::new(sc.catalog.clone(), sim_config(sc, seed, run));
