@@ -6,6 +6,7 @@
 //! Figure ids order like their names (`consumption.ENTERPRISEPACK.peak` < `end_time_ms` < ...),
 //! so reports list them in the same order everywhere.
 
+use bincode::{Decode, Encode};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::fmt;
@@ -37,7 +38,7 @@ pub enum Unit {
 }
 
 /// A figure of a consumed SKU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub enum SkuField {
     /// Assignable units (enabled + warning) at the end.
     Assignable,
@@ -48,7 +49,7 @@ pub enum SkuField {
 }
 
 /// A figure of a service family's outages.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub enum ServiceField {
     /// Outages opened at one plan position.
     ByStep(String),
@@ -64,7 +65,7 @@ pub enum ServiceField {
 }
 
 /// A figure of the loss of any service, per user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub enum TotalField {
     StillLostEnd,
     UserMinutes,
@@ -72,14 +73,14 @@ pub enum TotalField {
 }
 
 /// A figure of one wave of a step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub enum WaveField {
     LastChangeMs,
     StartMs,
 }
 
 /// Which figure: the variants are declared in the order of their names.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub enum FigureId {
     Consumption {
         sku: String,
@@ -290,7 +291,7 @@ pub fn fmt_duration(ms: u64) -> String {
 }
 
 /// One figure of one run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct Figure {
     pub id: FigureId,
     pub value: u64,

@@ -35,6 +35,23 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The id of the user a run creates `index`-th (setup creates the explicit users, then each
+    /// population's in order; the plan creates none), without running anything.
+    pub fn user_id(&self, index: u32) -> Option<String> {
+        let mut i = index as u64;
+        if let Some(u) = self.users.get(i as usize) {
+            return Some(u.id.clone());
+        }
+        i -= self.users.len() as u64;
+        for p in &self.populations {
+            if i < p.count {
+                return Some(p.id(i + 1));
+            }
+            i -= p.count;
+        }
+        None
+    }
+
     /// An empty scenario with the defaults of SPEC 5/10 (200 seeds, seed 1, 30 days, built-in
     /// catalogue with the `current` rules, tenant default location US).
     pub fn new(name: &str, catalog: Arc<Catalog>) -> Scenario {

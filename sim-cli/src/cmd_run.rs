@@ -38,6 +38,10 @@ pub struct RunArgs {
     /// run that failed an expectation).
     #[arg(long)]
     findings_run: Option<u64>,
+    /// Run only shard K of N of the runs (0-based; `auto/N` reads JOB_COMPLETION_INDEX or
+    /// SLURM_ARRAY_TASK_ID) and write a part for `licsim merge` to --out.
+    #[arg(long, requires = "out")]
+    shard: Option<String>,
 }
 
 pub fn load(path: &Path) -> Result<Scenario, Failure> {
@@ -121,6 +125,21 @@ pub fn run(a: RunArgs) -> CmdResult {
                 runs - 1
             )));
         }
+    }
+    if let Some(s) = &a.shard {
+        let (k, n) = crate::cmd_shard::parse_shard(s)?;
+        let [sc] = &scs[..] else {
+            return Err(Failure::bad_input("--shard runs one scenario at a time"));
+        };
+        let opts = SweepOptions {
+            threads: a.threads,
+            check_invariants: a.check,
+            keep_rows: true,
+            findings_run: a.findings_run,
+            ..SweepOptions::new(a.seed.unwrap_or(sc.seed), a.seeds.unwrap_or(sc.seeds))
+        };
+        let out = a.out.as_deref().unwrap_or(Path::new("."));
+        return crate::cmd_shard::run_shard(sc, &a.scenarios[0], (k, n), opts, out);
     }
     let mut reports = Vec::new();
     for sc in &scs {

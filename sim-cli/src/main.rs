@@ -29,6 +29,7 @@ mod cmd_bench;
 mod cmd_catalog;
 mod cmd_log;
 mod cmd_run;
+mod cmd_shard;
 mod files;
 
 /// Exit statuses (SPEC 7).
@@ -91,6 +92,8 @@ pub enum InspectFormat {
 enum Command {
     /// Run scenarios under many seeds and report failures, consumption and loss of service.
     Run(cmd_run::RunArgs),
+    /// Merge the parts of a sharded sweep (`run --shard K/N`) into the reports of one sweep.
+    Merge(cmd_shard::MergeArgs),
     /// Record one run as a .simlog event log.
     Record {
         scenario: PathBuf,
@@ -148,6 +151,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
         Command::Run(args) => cmd_run::run(args),
+        Command::Merge(args) => cmd_shard::merge(args),
         Command::Record {
             scenario,
             seed,

@@ -380,3 +380,76 @@ fn completions_for_each_shell() {
     let (code, _, _) = licsim(&["completions", "tcsh"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn shards_merge_into_the_reports_of_one_run() {
+    let sc = scenario("license-shortage-then-reprocess");
+    let whole = tmp("whole");
+    let (code, _, err) = licsim(&["run", &sc, "--seeds", "9", "--out", whole.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let mut parts = Vec::new();
+    for k in 0..3 {
+        let d = tmp(&format!("part-{k}"));
+        let (code, out, err) = licsim(&[
+            "run",
+            &sc,
+            "--seeds",
+            "9",
+            "--shard",
+            &format!("{k}/3"),
+            "--out",
+            d.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains(&format!("shard {k} of 3")), "{out}");
+        parts.push(d.to_str().unwrap().to_string());
+    }
+    let merged = tmp("merged");
+    let mut args = vec!["merge"];
+    args.extend(parts.iter().map(|s| s.as_str()));
+    args.extend(["--out", merged.to_str().unwrap()]);
+    let (code, _, err) = licsim(&args);
+    assert_eq!(code, 0, "{err}");
+    for f in [
+        "report.json",
+        "report.md",
+        "runs.csv",
+        "findings.csv",
+        "chart.svg",
+    ] {
+        let a = std::fs::read(whole.join(f)).unwrap();
+        let b = std::fs::read(merged.join(f)).unwrap();
+        assert!(a == b, "{f} differs between one run and the merged shards");
+    }
+    // A missing shard is named.
+    let (code, _, err) = licsim(&[
+        "merge",
+        &parts[0],
+        &parts[2],
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("shard(s) 1 of 3 missing"), "{err}");
+    // The index from the scheduler's variable.
+    let d = tmp("part-auto");
+    let out = Command::new(env!("CARGO_BIN_EXE_licsim"))
+        .args([
+            "run",
+            &sc,
+            "--seeds",
+            "9",
+            "--shard",
+            "auto/3",
+            "--out",
+            d.to_str().unwrap(),
+        ])
+        .env("JOB_COMPLETION_INDEX", "2")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(d.join("shard-2-of-3.licsimpart").exists());
+    let (code, _, err) = licsim(&["run", &sc, "--shard", "3/3", "--out", d.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+}

@@ -8,7 +8,9 @@ use engine::catalog::Catalog;
 use serde::Serialize;
 
 /// One expectation a run did not meet.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, bincode::Encode, bincode::Decode,
+)]
 pub struct ExpectationFailure {
     /// Which expectation, as the scenario names it (`max_users_in_error`, `no_service_loss`,
     /// `peak_units.ENTERPRISEPACK`, `max_rejected_calls`, `max_duration`,

@@ -9,6 +9,7 @@
 
 pub mod aggregate;
 pub mod row;
+pub mod shard;
 pub mod summary;
 
 pub use aggregate::Aggregate;
@@ -20,33 +21,20 @@ use crate::runner::{self, RunOptions};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Runs `f(run)` for `run in 0..runs` on `threads` threads (all cores when `None`) and returns
-/// the results in run order. `progress` is called with the number of runs done so far.
-pub fn par_runs<T, F>(
-    runs: u64,
-    threads: Option<usize>,
-    f: F,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Vec<T>
-where
-    T: Send,
-    F: Fn(u64) -> T + Sync + Send,
-{
-    in_pool(threads, || {
-        par_range(0..runs, &f, &AtomicU64::new(0), progress)
+/// A pool of `threads` threads (`None`: the global pool).
+fn pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
+    threads.and_then(|n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .ok()
     })
 }
 
-/// `f` on a pool of `threads` threads (the global pool when `None`).
-fn in_pool<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> R {
-    match threads {
-        Some(n) => match rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build()
-        {
-            Ok(pool) => pool.install(f),
-            Err(_) => f(),
-        },
+/// `f` on `pool` (the global pool when `None`).
+fn install<R: Send>(pool: &Option<rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(p) => p.install(f),
         None => f(),
     }
 }
@@ -104,13 +92,14 @@ impl<'a> SweepOptions<'a> {
     }
 }
 
-/// Folds runs `range` of a scenario into `agg` (what `sweep` does, and what a shard of a sweep
-/// does with its part of the runs).
-pub fn run_into(
+/// Runs `range` of a scenario's runs (in parallel, a chunk at a time) and hands each run's row
+/// to `sink` in run order: what `sweep` folds into an aggregate, and what a shard of a sweep
+/// writes to its part file.
+pub fn run_range(
     sc: &Scenario,
     opts: &SweepOptions<'_>,
     range: std::ops::Range<u64>,
-    agg: &mut Aggregate,
+    sink: &mut dyn FnMut(RunRow),
 ) {
     let threads = opts
         .threads
@@ -125,16 +114,15 @@ pub fn run_into(
         };
         RunRow::of(&runner::run(sc, o).metrics, i < row::CHART_RUNS)
     };
-    in_pool(opts.threads, || {
-        let mut start = range.start;
-        while start < range.end {
-            let end = range.end.min(start.saturating_add(chunk));
-            for r in par_range(start..end, &one, &done, opts.progress) {
-                agg.add(r);
-            }
-            start = end;
+    let pool = pool(opts.threads);
+    let mut start = range.start;
+    while start < range.end {
+        let end = range.end.min(start.saturating_add(chunk));
+        for r in install(&pool, || par_range(start..end, &one, &done, opts.progress)) {
+            sink(r);
         }
-    });
+        start = end;
+    }
 }
 
 /// Runs a scenario `opts.runs` times and aggregates the runs (in run order) into its report,
@@ -142,7 +130,7 @@ pub fn run_into(
 /// the final state of run 0.
 pub fn sweep(sc: &Scenario, opts: &SweepOptions<'_>) -> SweepReport {
     let mut agg = Aggregate::new(opts.keep_rows);
-    run_into(sc, opts, 0..opts.runs, &mut agg);
+    run_range(sc, opts, 0..opts.runs, &mut |r| agg.add(r));
     finish(sc, opts.seed, agg, opts.findings_run)
 }
 
@@ -166,12 +154,7 @@ pub fn finish(sc: &Scenario, seed: u64, agg: Aggregate, findings_run: Option<u64
             (r.sim.state_json(), serde_json::to_value(&r.metrics).ok())
         }
     });
-    let names = detailed.as_ref().map(|(_, r)| r.sim.state());
-    let user_name = |u: u32| -> String {
-        names
-            .and_then(|st| st.users.get(u as usize))
-            .map_or_else(|| format!("#{u}"), |x| x.name.to_string())
-    };
+    let user_name = |u: u32| sc.user_id(u).unwrap_or_else(|| format!("#{u}"));
     let mut report = SweepReport::build(sc, seed, agg, &user_name);
     if let Some((run, r)) = detailed {
         report.set_findings(run, seed, r.metrics.findings);

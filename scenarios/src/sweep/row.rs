@@ -13,7 +13,7 @@ pub const CHART_RUNS: u64 = 500;
 const CHART_POINTS: u64 = 2_048;
 
 /// The timelines of one run, for the chart.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct ChartRow {
     /// consumedUnits per SKU part number: (time ms, value) at each change.
     pub consumption: BTreeMap<String, Vec<(u64, u64)>>,
@@ -30,8 +30,8 @@ pub struct ChartRow {
     pub end_ms: u64,
 }
 
-/// One run, as the sweep keeps it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// One run, as the sweep keeps it (and as a shard of a sweep stores it for the merge).
+#[derive(Clone, Debug, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct RunRow {
     pub run: u64,
     pub seed: u64,
