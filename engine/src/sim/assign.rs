@@ -2,7 +2,6 @@
 //! R15), with the R01 checks of what they name.
 
 use super::Sim;
-use crate::catalog::PlanSet;
 use crate::event::*;
 use crate::model::*;
 use crate::rules::{self, Focus};
@@ -21,11 +20,13 @@ impl Sim {
             self.sub_mut(*s)?;
         }
         let snap = self.begin(u);
-        let r = rules::direct_call(self, u, &add, remove);
+        let r = self.decide(u, |t, s, d| rules::direct_call(t, s, &add, remove, d));
         match r {
             Ok(()) => {
+                self.write_decision(u);
                 // R21: the user's path set changed; errors are evaluated again in the same step.
-                rules::process(self, u, Focus::Retry, false);
+                self.decide(u, |t, s, d| rules::process(t, s, Focus::Retry, false, d));
+                self.write_decision(u);
                 self.finish(u, snap);
                 self.emit(Outcome::Audit(Audit::ChangeUserLicense {
                     user: u,
@@ -52,20 +53,7 @@ impl Sim {
     ) -> Result<Vec<(SkuIdx, DisabledIdx)>, Rejection> {
         let mut out: Vec<(SkuIdx, DisabledIdx)> = Vec::new();
         for l in add {
-            let Some(sku) = self.catalog.skus.get(l.sku as usize) else {
-                return Err(Rejection::new(CallError::UnknownSku));
-            };
-            let mut set = PlanSet::EMPTY;
-            for p in &l.disabled {
-                if (*p as usize) >= self.catalog.plans.len() || !sku.plans.contains(*p) {
-                    return Err(Rejection::with(
-                        CallError::UnknownPlan,
-                        Some(l.sku),
-                        vec![*p],
-                    ));
-                }
-                set.insert(*p);
-            }
+            let set = rules::checks::license_disabled(&self.catalog, l)?;
             let d = self.state.intern_disabled(set);
             out.retain(|(s, _)| *s != l.sku);
             out.push((l.sku, d));
@@ -123,21 +111,7 @@ impl Sim {
         }
         licenses.sort();
         // R15: every dependent plan the group enables needs a prerequisite from the same group.
-        let mut group_plans = PlanSet::EMPTY;
-        for (s, d) in &licenses {
-            group_plans.union_with(&self.state.enabled(&self.catalog, *s, *d));
-        }
-        if let Some((dep, pre)) = self.catalog.missing_dependency(&group_plans, &group_plans) {
-            let sku = licenses
-                .iter()
-                .find(|(s, d)| self.state.enabled(&self.catalog, *s, *d).contains(dep))
-                .map(|(s, _)| *s);
-            return Err(Rejection::with(
-                CallError::DependentServiceMissing,
-                sku,
-                vec![dep, pre],
-            ));
-        }
+        self.with_tenant(|t| rules::checks::group_dependencies(t, &licenses))?;
         let changed = self.state.groups[g as usize].licenses != licenses;
         self.state.groups[g as usize].licenses = licenses;
         if changed {

@@ -139,14 +139,6 @@ impl Sim {
         self.index_proxies(u, true);
     }
 
-    /// R18: whether another live user holds one of this user's proxy addresses.
-    pub(crate) fn proxy_conflict(&self, u: UserIdx) -> bool {
-        // Most tenants have no shared address at all: then nobody has a conflict.
-        let shared = &self.state.shared_addresses;
-        !shared.is_empty()
-            && (0..self.address_count(u)).any(|i| shared.contains(&self.address_hash(u, i)))
-    }
-
     pub(super) fn delete_user(&mut self, u: UserIdx) -> Result<(), Rejection> {
         self.user_mut(u)?;
         let lost: Vec<(UserIdx, u16)> = self
@@ -251,4 +243,19 @@ pub fn normalise_address(a: &str) -> String {
         a
     };
     a.to_ascii_lowercase()
+}
+
+/// R18: whether another live user holds one of this user's proxy addresses.
+pub(super) fn proxy_conflict(st: &State, u: UserIdx) -> bool {
+    // Most tenants have no shared address at all: then nobody has a conflict.
+    let shared = &st.shared_addresses;
+    let user = &st.users[u as usize];
+    !shared.is_empty()
+        && (0..user.proxy_addresses.len().max(1)).any(|i| {
+            let h = match user.proxy_addresses.get(i) {
+                Some(a) => crate::hash::hash_address(a),
+                None => user.primary_hash,
+            };
+            shared.contains(&h)
+        })
 }

@@ -130,7 +130,8 @@ impl Sim {
             if self.config.tenant.on_group_delete == OnGroupDelete::ConvertToDirect {
                 for u in holders {
                     let snap = self.begin(u);
-                    rules::convert_to_direct(self, u, g);
+                    self.decide(u, |t, s, d| rules::convert_to_direct(t, s, g, d));
+                    self.write_decision(u);
                     self.finish(u, snap);
                 }
             }

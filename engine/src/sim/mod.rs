@@ -6,6 +6,7 @@ pub mod config;
 mod directory;
 mod groups;
 mod seats;
+mod step;
 mod workers;
 
 pub use config::{DAY, Environment, HOUR, MINUTE, OnGroupDelete, SECOND, SimConfig, TenantConfig};
@@ -16,7 +17,7 @@ use crate::catalog::Catalog;
 use crate::dist;
 use crate::event::*;
 use crate::model::*;
-use crate::rules::{self, Focus};
+use crate::rules::{Decision, Focus};
 use crate::{GroupIdx, SkuIdx, UserIdx};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
@@ -43,6 +44,8 @@ pub struct Sim {
     seq: u64,
     queue: BinaryHeap<Reverse<(u64, u64, Job)>>,
     pub(crate) state: State,
+    /// The rules' decision buffers, reused from step to step.
+    decision: Decision,
     pub(crate) events: Vec<TimedEvent>,
     sync_scheduled: bool,
     /// Whether input events are copied into the event stream (off for lean benchmarks).
@@ -63,6 +66,7 @@ impl Sim {
             seq: 0,
             queue: BinaryHeap::new(),
             state,
+            decision: Decision::default(),
             events: Vec::new(),
             sync_scheduled: false,
             record_inputs: true,
@@ -256,9 +260,7 @@ impl Sim {
             }
             Input::ReprocessUser { user } => {
                 self.user_mut(*user)?;
-                let snap = self.begin(*user);
-                let r = rules::process(self, *user, Focus::All, true);
-                self.finish(*user, snap);
+                let r = self.step(*user, Focus::All, true);
                 self.emit(Outcome::Audit(Audit::ChangeUserLicense {
                     user: *user,
                     group: None,

@@ -5,7 +5,7 @@ use super::{Job, Sim};
 use crate::dist;
 use crate::event::*;
 use crate::model::*;
-use crate::rules::{self, Focus};
+use crate::rules::Focus;
 use crate::{GroupIdx, UserIdx};
 
 impl Sim {
@@ -157,9 +157,7 @@ impl Sim {
             return;
         }
         let mask = self.sku_mask(g, u);
-        let snap = self.begin(u);
-        let r = rules::process(self, u, Focus::Group(g), force);
-        self.finish(u, snap);
+        let r = self.step(u, Focus::Group(g), force);
         if r.evaluated {
             let user = &mut self.state.users[u as usize];
             (user.last_step_ms, user.last_step_group, user.last_step_skus) = (self.now, g, mask);
