@@ -5,7 +5,7 @@ use crate::catalog::{Catalog, PlanSet};
 use crate::event::{
     ErrorKind, GroupSource, Member, PathState, PrepaidUnits, ProcessingState, Source,
 };
-use crate::names::{HashCounts, NameIndex};
+use crate::names::NameIndex;
 use crate::rule::Rule;
 use crate::{GroupIdx, Loc, SkuIdx, UserIdx};
 use smallvec::SmallVec;
@@ -153,18 +153,8 @@ pub struct State {
     pub user_index: NameIndex,
     /// Live groups by name.
     pub group_index: NameIndex,
-    /// Live groups with a membership rule (R26), so that a new user or an attribute change
-    /// visits these and not every group.
-    pub dynamic_groups: BTreeSet<GroupIdx>,
-    /// Proxy address hash -> number of live users holding it (R18).
-    pub proxy_index: HashCounts,
-    /// The addresses of `proxy_index` held by more than one user: few, so an R18 check looks
-    /// here (cache-resident) and never walks the large index.
-    pub shared_addresses: BTreeSet<u64>,
     /// Whether user indices are in byte-wise name order (then index order is name order).
     pub names_in_index_order: bool,
-    /// (user, service family) pairs lost and not yet restored (for `ServiceRestored`).
-    pub lost: BTreeSet<(UserIdx, u16)>,
 }
 
 impl State {

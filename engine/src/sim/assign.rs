@@ -1,7 +1,7 @@
 //! License assignment calls: direct `assignLicense` on a user (R05-R07) and on a group (R08,
 //! R15), with the R01 checks of what they name.
 
-use super::Sim;
+use super::{Sim, live_group, live_user, subscription};
 use crate::event::*;
 use crate::model::*;
 use crate::rules::{self, Focus};
@@ -14,10 +14,10 @@ impl Sim {
         add: &[LicenseSpec],
         remove: &[SkuIdx],
     ) -> Result<(), Rejection> {
-        self.user_mut(u)?;
+        live_user(&mut self.state, u)?;
         let add = self.resolve_licenses(add)?;
         for s in remove {
-            self.sub_mut(*s)?;
+            subscription(&mut self.state, *s)?;
         }
         let snap = self.begin(u);
         let r = self.decide(u, |t, s, d| rules::direct_call(t, s, &add, remove, d));
@@ -28,7 +28,7 @@ impl Sim {
                 self.decide(u, |t, s, d| rules::process(t, s, Focus::Retry, false, d));
                 self.write_decision(u);
                 self.finish(u, snap);
-                self.emit(Outcome::Audit(Audit::ChangeUserLicense {
+                self.core.emit(Outcome::Audit(Audit::ChangeUserLicense {
                     user: u,
                     group: None,
                     result: AuditResult::Success,
@@ -36,7 +36,7 @@ impl Sim {
                 Ok(())
             }
             Err(rej) => {
-                self.emit(Outcome::Audit(Audit::ChangeUserLicense {
+                self.core.emit(Outcome::Audit(Audit::ChangeUserLicense {
                     user: u,
                     group: None,
                     result: AuditResult::Rejected(rej.error),
@@ -69,7 +69,7 @@ impl Sim {
     ) -> Result<(), Rejection> {
         let r = self.assign_group_license_inner(g, add, remove);
         if self.state.live_group(g).is_some() {
-            self.emit(Outcome::Audit(Audit::SetGroupLicense {
+            self.core.emit(Outcome::Audit(Audit::SetGroupLicense {
                 group: g,
                 result: match &r {
                     Ok(()) => AuditResult::Success,
@@ -86,7 +86,7 @@ impl Sim {
         add: &[LicenseSpec],
         remove: &[SkuIdx],
     ) -> Result<(), Rejection> {
-        let grp = self.group_ref(g)?;
+        let grp = live_group(&self.state, g)?;
         if !grp.security_enabled {
             return Err(Rejection::new(CallError::GroupNotSecurityEnabled));
         }

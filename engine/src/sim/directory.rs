@@ -1,50 +1,67 @@
-//! The directory: users, their attributes and proxy addresses, and the proxy-address index the
-//! uniqueness rule (R18) reads.
+//! The directory: users (R31), their usage location, attributes and proxy addresses, and the
+//! proxy-address index the uniqueness rule (R18) reads. Deleting a user ends here, after its
+//! seats and groups are released.
 
-use super::Sim;
+use super::groups::Membership;
+use super::{Sim, live_user};
 use crate::event::*;
 use crate::model::*;
-use crate::{GroupIdx, Loc, SkuIdx, UserIdx};
+use crate::names::HashCounts;
+use crate::{GroupIdx, Loc, UserIdx};
 use smallvec::SmallVec;
+use std::collections::BTreeSet;
 
 /// Limits that keep a bad log or scenario from exhausting memory.
 pub const MAX_USERS: usize = 50_000_000;
 /// Distinct attribute names a tenant may use.
 pub const MAX_ATTRIBUTES: usize = 4096;
 
-impl Sim {
+/// The proxy-address index (R18): who holds which address.
+#[derive(Default)]
+pub(super) struct Directory {
+    /// Proxy address hash -> number of live users holding it.
+    proxy_index: HashCounts,
+    /// The addresses of `proxy_index` held by more than one user: few, so an R18 check looks
+    /// here (cache-resident) and never walks the large index.
+    shared: BTreeSet<u64>,
+}
+
+impl Directory {
+    /// Creates a user (R31: without licences; the usage location may be missing).
     pub(super) fn create_user(
         &mut self,
+        st: &mut State,
+        domain: &str,
         name: &str,
         loc: Option<Loc>,
         proxies: &[String],
         attributes: &[(String, String)],
-    ) -> Result<(), Rejection> {
+    ) -> Result<UserIdx, Rejection> {
         if name.is_empty() || name.len() > 256 {
             return Err(Rejection::new(CallError::InvalidValue));
         }
-        if self.state.user(name).is_some() {
+        if st.user(name).is_some() {
             return Err(Rejection::new(CallError::DuplicateName));
         }
-        if self.state.users.len() >= MAX_USERS {
+        if st.users.len() >= MAX_USERS {
             return Err(Rejection::new(CallError::InvalidValue));
         }
         let mut attrs = Vec::new();
         for (k, v) in attributes {
-            let ki = self.intern_attribute(k)?;
-            let vi = self.state.intern_attribute_value(v);
+            let ki = intern_attribute(st, k)?;
+            let vi = st.intern_attribute_value(v);
             attrs.retain(|(a, _): &(u16, u32)| *a != ki);
             attrs.push((ki, vi));
         }
         attrs.sort();
-        if let Some(last) = self.state.users.last()
+        if let Some(last) = st.users.last()
             && &*last.name >= name
         {
-            self.state.names_in_index_order = false;
+            st.names_in_index_order = false;
         }
-        let idx = self.state.users.len() as UserIdx;
+        let idx = st.users.len() as UserIdx;
         push_grow(
-            &mut self.state.users,
+            &mut st.users,
             User {
                 name: name.into(),
                 usage_location: loc,
@@ -53,80 +70,99 @@ impl Sim {
                 last_step_ms: 0,
                 last_step_skus: 0,
                 proxy_addresses: Box::default(),
-                primary_hash: crate::hash::hash_address_parts(&[
-                    name,
-                    "@",
-                    &self.config.tenant.domain,
-                ]),
+                primary_hash: crate::hash::hash_address_parts(&[name, "@", domain]),
                 attributes: attrs.into_boxed_slice(),
                 paths: Vec::new(),
                 groups: SmallVec::new(),
             },
         );
-        let users = &self.state.users;
-        self.state
-            .user_index
+        let users = &st.users;
+        st.user_index
             .insert(name, idx, |i| &*users[i as usize].name);
-        self.set_proxies(idx, proxies, false);
-        self.emit(Outcome::UserCreated { user: idx });
-        // A new user is evaluated by every dynamic group (R26).
-        let dynamic: Vec<GroupIdx> = self.state.dynamic_groups.iter().copied().collect();
-        for g in dynamic {
-            self.schedule_dynamic(g, idx);
-        }
+        self.set_proxies(st, idx, proxies, false);
+        Ok(idx)
+    }
+
+    pub(super) fn set_usage_location(
+        st: &mut State,
+        u: UserIdx,
+        loc: Option<Loc>,
+    ) -> Result<(), Rejection> {
+        live_user(st, u)?.usage_location = loc;
         Ok(())
     }
 
-    pub(super) fn intern_attribute(&mut self, k: &str) -> Result<u16, Rejection> {
-        // Names are kept lower-cased: a known name is found without building a string.
-        let known = self
-            .state
-            .attribute_names
-            .iter()
-            .position(|a| a.eq_ignore_ascii_case(k));
-        if let Some(i) = known {
-            return Ok(i as u16);
-        }
-        if self.state.attribute_names.len() >= MAX_ATTRIBUTES || k.len() > 256 {
-            return Err(Rejection::new(CallError::InvalidValue));
-        }
-        self.state.attribute_names.push(k.to_ascii_lowercase());
-        Ok((self.state.attribute_names.len() - 1) as u16)
+    pub(super) fn set_proxy_addresses(
+        &mut self,
+        st: &mut State,
+        u: UserIdx,
+        addresses: &[String],
+    ) -> Result<(), Rejection> {
+        live_user(st, u)?;
+        self.set_proxies(st, u, addresses, true);
+        Ok(())
     }
 
-    /// Hash of the `i`-th proxy address of a user (normalised: lower case, no `smtp:`); a user
-    /// without any has one, the primary `<name>@<domain>`. No string is built.
-    pub(super) fn address_hash(&self, u: UserIdx, i: usize) -> u64 {
-        let user = &self.state.users[u as usize];
-        match user.proxy_addresses.get(i) {
-            Some(a) => crate::hash::hash_address(a),
-            None => user.primary_hash,
+    /// Sets or clears one attribute of a user (the caller schedules the dynamic groups whose
+    /// rule reads it, R26).
+    pub(super) fn set_attribute(
+        st: &mut State,
+        u: UserIdx,
+        key: &str,
+        value: &Option<String>,
+    ) -> Result<(), Rejection> {
+        live_user(st, u)?;
+        let ki = intern_attribute(st, key)?;
+        let vi = value.as_deref().map(|v| st.intern_attribute_value(v));
+        let user = &mut st.users[u as usize];
+        let mut attrs: Vec<(u16, u32)> = std::mem::take(&mut user.attributes).into_vec();
+        attrs.retain(|(k, _)| *k != ki);
+        if let Some(vi) = vi {
+            attrs.push((ki, vi));
+            attrs.sort();
         }
+        user.attributes = attrs.into_boxed_slice();
+        Ok(())
     }
 
-    /// Number of proxy addresses of a user (at least the primary).
-    pub(super) fn address_count(&self, u: UserIdx) -> usize {
-        self.state.users[u as usize].proxy_addresses.len().max(1)
+    /// The last part of deleting a user: its addresses leave the index, its name the name
+    /// index; the record stays (indices are dense), marked dead.
+    pub(super) fn remove_user(&mut self, st: &mut State, u: UserIdx) {
+        self.index_proxies(st, u, false);
+        let user = &mut st.users[u as usize];
+        user.alive = false;
+        let users = &st.users;
+        st.user_index
+            .remove(&users[u as usize].name, |i| &*users[i as usize].name);
     }
 
-    pub(super) fn index_proxies(&mut self, u: UserIdx, add: bool) {
-        for i in 0..self.address_count(u) {
-            let h = self.address_hash(u, i);
+    /// R18: whether another live user holds one of this user's proxy addresses.
+    pub(super) fn proxy_conflict(&self, st: &State, u: UserIdx) -> bool {
+        // Most tenants have no shared address at all: then nobody has a conflict.
+        let user = &st.users[u as usize];
+        !self.shared.is_empty()
+            && (0..address_count(user)).any(|i| self.shared.contains(&address_hash(user, i)))
+    }
+
+    fn index_proxies(&mut self, st: &State, u: UserIdx, add: bool) {
+        let user = &st.users[u as usize];
+        for i in 0..address_count(user) {
+            let h = address_hash(user, i);
             if add {
-                if self.state.proxy_index.increment(h) == 2 {
-                    self.state.shared_addresses.insert(h);
+                if self.proxy_index.increment(h) == 2 {
+                    self.shared.insert(h);
                 }
-            } else if self.state.proxy_index.decrement(h) == 1 {
-                self.state.shared_addresses.remove(&h);
+            } else if self.proxy_index.decrement(h) == 1 {
+                self.shared.remove(&h);
             }
         }
     }
 
     /// Replaces a user's proxy addresses (the user must not be in the index when `indexed` is
     /// false, i.e. while being created).
-    pub(super) fn set_proxies(&mut self, u: UserIdx, addresses: &[String], indexed: bool) {
+    fn set_proxies(&mut self, st: &mut State, u: UserIdx, addresses: &[String], indexed: bool) {
         if indexed {
-            self.index_proxies(u, false);
+            self.index_proxies(st, u, false);
         }
         let mut list: Vec<String> = addresses
             .iter()
@@ -135,103 +171,40 @@ impl Sim {
             .collect();
         list.sort();
         list.dedup();
-        self.state.users[u as usize].proxy_addresses = list.into_boxed_slice();
-        self.index_proxies(u, true);
+        st.users[u as usize].proxy_addresses = list.into_boxed_slice();
+        self.index_proxies(st, u, true);
     }
+}
 
-    pub(super) fn delete_user(&mut self, u: UserIdx) -> Result<(), Rejection> {
-        self.user_mut(u)?;
-        let lost: Vec<(UserIdx, u16)> = self
-            .state
-            .lost
-            .range((u, 0)..=(u, u16::MAX))
-            .copied()
-            .collect();
-        for k in lost {
-            self.state.lost.remove(&k);
-        }
-        let paths = std::mem::take(&mut self.state.users[u as usize].paths);
-        let mut skus: Vec<SkuIdx> = Vec::new();
-        for p in &paths {
-            if let Source::Group(g) = p.source {
-                self.state.groups[g as usize].path_count -= 1;
-            }
-            if p.state.applied() && !skus.contains(&p.sku) {
-                skus.push(p.sku);
-            }
-            self.emit(Outcome::PathRemoved {
-                user: u,
-                sku: p.sku,
-                source: p.source,
-            });
-        }
-        skus.sort();
-        for s in skus {
-            let sub = &mut self.state.subscriptions[s as usize];
-            sub.consumed -= 1;
-            let c = sub.consumed;
-            self.emit(Outcome::Consumed {
-                sku: s,
-                consumed: c,
-            });
-        }
-        let groups = std::mem::take(&mut self.state.users[u as usize].groups);
-        for g in groups {
-            self.state.groups[g as usize].members.remove(&u);
-            self.emit(Outcome::Membership {
-                group: g,
-                member: Member::User(u),
-                added: false,
-            });
-        }
-        self.index_proxies(u, false);
-        let user = &mut self.state.users[u as usize];
-        user.alive = false;
-        let users = &self.state.users;
-        self.state
-            .user_index
-            .remove(&users[u as usize].name, |i| &*users[i as usize].name);
-        self.emit(Outcome::UserDeleted { user: u });
-        Ok(())
+/// The index of an attribute name, interning it (names are kept lower-cased).
+fn intern_attribute(st: &mut State, k: &str) -> Result<u16, Rejection> {
+    // A known name is found without building a string.
+    let known = st
+        .attribute_names
+        .iter()
+        .position(|a| a.eq_ignore_ascii_case(k));
+    if let Some(i) = known {
+        return Ok(i as u16);
     }
+    if st.attribute_names.len() >= MAX_ATTRIBUTES || k.len() > 256 {
+        return Err(Rejection::new(CallError::InvalidValue));
+    }
+    st.attribute_names.push(k.to_ascii_lowercase());
+    Ok((st.attribute_names.len() - 1) as u16)
+}
 
-    pub(super) fn set_attribute(
-        &mut self,
-        u: UserIdx,
-        key: &str,
-        value: &Option<String>,
-    ) -> Result<(), Rejection> {
-        self.user_mut(u)?;
-        let ki = self.intern_attribute(key)?;
-        let vi = value
-            .as_deref()
-            .map(|v| self.state.intern_attribute_value(v));
-        let user = &mut self.state.users[u as usize];
-        let mut attrs: Vec<(u16, u32)> = std::mem::take(&mut user.attributes).into_vec();
-        attrs.retain(|(k, _)| *k != ki);
-        if let Some(vi) = vi {
-            attrs.push((ki, vi));
-            attrs.sort();
-        }
-        user.attributes = attrs.into_boxed_slice();
-        let key = key.to_ascii_lowercase();
-        let affected: Vec<GroupIdx> = self
-            .state
-            .dynamic_groups
-            .iter()
-            .copied()
-            .filter(|g| {
-                self.state.groups[*g as usize]
-                    .rule
-                    .as_ref()
-                    .is_some_and(|r| r.attributes.binary_search(&key).is_ok())
-            })
-            .collect();
-        for g in affected {
-            self.schedule_dynamic(g, u);
-        }
-        Ok(())
+/// Hash of the `i`-th proxy address of a user (normalised: lower case, no `smtp:`); a user
+/// without any has one, the primary `<name>@<domain>`. No string is built.
+fn address_hash(user: &User, i: usize) -> u64 {
+    match user.proxy_addresses.get(i) {
+        Some(a) => crate::hash::hash_address(a),
+        None => user.primary_hash,
     }
+}
+
+/// Number of proxy addresses of a user (at least the primary).
+fn address_count(user: &User) -> usize {
+    user.proxy_addresses.len().max(1)
 }
 
 /// Lower-cases an address and strips a `smtp:` prefix (any case).
@@ -245,17 +218,51 @@ pub fn normalise_address(a: &str) -> String {
     a.to_ascii_lowercase()
 }
 
-/// R18: whether another live user holds one of this user's proxy addresses.
-pub(super) fn proxy_conflict(st: &State, u: UserIdx) -> bool {
-    // Most tenants have no shared address at all: then nobody has a conflict.
-    let shared = &st.shared_addresses;
-    let user = &st.users[u as usize];
-    !shared.is_empty()
-        && (0..user.proxy_addresses.len().max(1)).any(|i| {
-            let h = match user.proxy_addresses.get(i) {
-                Some(a) => crate::hash::hash_address(a),
-                None => user.primary_hash,
-            };
-            shared.contains(&h)
-        })
+/// Coordination of user inputs across the parts.
+impl Sim {
+    pub(super) fn create_user(
+        &mut self,
+        name: &str,
+        loc: Option<Loc>,
+        proxies: &[String],
+        attributes: &[(String, String)],
+    ) -> Result<(), Rejection> {
+        let st = &mut self.state;
+        let domain = &self.config.tenant.domain;
+        let u = self
+            .directory
+            .create_user(st, domain, name, loc, proxies, attributes)?;
+        self.core.emit(Outcome::UserCreated { user: u });
+        // A new user is evaluated by every dynamic group (R26).
+        let env = &self.config.environment;
+        self.membership
+            .schedule_new_user(&mut self.state, &mut self.core, env, u);
+        Ok(())
+    }
+
+    /// R20: deleting a user frees its seats, removes it from every group, then from the
+    /// directory.
+    pub(super) fn delete_user(&mut self, u: UserIdx) -> Result<(), Rejection> {
+        let st = &mut self.state;
+        live_user(st, u)?;
+        self.seats.release_user(st, &mut self.core, u);
+        Membership::leave_all(st, &mut self.core, u);
+        self.directory.remove_user(st, u);
+        self.core.emit(Outcome::UserDeleted { user: u });
+        Ok(())
+    }
+
+    pub(super) fn set_attribute(
+        &mut self,
+        u: UserIdx,
+        key: &str,
+        value: &Option<String>,
+    ) -> Result<(), Rejection> {
+        Directory::set_attribute(&mut self.state, u, key, value)?;
+        // R26: the dynamic groups whose rule reads the attribute evaluate the user again.
+        let env = &self.config.environment;
+        self.membership
+            .schedule_attribute_change(&mut self.state, &mut self.core, env, key, u);
+        Ok(())
+    }
 }

@@ -1,32 +1,45 @@
-//! Groups and membership: static groups, dynamic groups (R26), on-premises groups whose changes
-//! wait for the directory sync (R27), and group deletion (R23).
+//! Groups and membership: static groups, dynamic groups (R26), on-premises groups whose
+//! changes wait for the directory sync (R27), and group deletion (R23). A membership change
+//! queues the user on the group's worker (SPEC 3) when licences are involved.
 
-use super::{ALL_USERS, Job, Sim};
+use super::{ALL_USERS, Core, Job, Sim, live_group};
 use crate::event::*;
 use crate::model::*;
 use crate::rule::Rule;
 use crate::rules;
-use crate::sim::OnGroupDelete;
+use crate::sim::{Environment, OnGroupDelete};
 use crate::{GroupIdx, UserIdx};
 use std::collections::{BTreeSet, VecDeque};
 
 /// Limits that keep a bad log or scenario from exhausting memory.
 pub const MAX_GROUPS: usize = 10_000_000;
 
-impl Sim {
-    pub(super) fn create_group(
+/// Which groups have a rule (R26) and whether a directory sync is due (R27).
+#[derive(Default)]
+pub(super) struct Membership {
+    /// Live groups with a membership rule, so that a new user or an attribute change visits
+    /// these and not every group.
+    dynamic: BTreeSet<GroupIdx>,
+    /// Whether a sync cycle is on the agenda.
+    sync_scheduled: bool,
+}
+
+impl Membership {
+    /// Creates a group (the caller announces it and adds its members). A rule that does not
+    /// parse is rejected (`InvalidRule`), as is a member that does not exist.
+    fn create(
         &mut self,
+        st: &mut State,
         name: &str,
         security_enabled: bool,
         source: GroupSource,
         rule: Option<&str>,
         members: &[Member],
-        evaluate_now: bool,
-    ) -> Result<(), Rejection> {
-        if name.is_empty() || name.len() > 256 || self.state.groups.len() >= MAX_GROUPS {
+    ) -> Result<GroupIdx, Rejection> {
+        if name.is_empty() || name.len() > 256 || st.groups.len() >= MAX_GROUPS {
             return Err(Rejection::new(CallError::InvalidValue));
         }
-        if self.state.group(name).is_some() {
+        if st.group(name).is_some() {
             return Err(Rejection::new(CallError::DuplicateName));
         }
         let rule = match rule {
@@ -36,11 +49,11 @@ impl Sim {
             None => None,
         };
         for m in members {
-            self.check_member(*m)?;
+            check_member(st, *m)?;
         }
-        let g = self.state.groups.len() as GroupIdx;
+        let g = st.groups.len() as GroupIdx;
         let dynamic = rule.is_some();
-        self.state.groups.push(Group {
+        st.groups.push(Group {
             name: name.to_string(),
             security_enabled,
             source,
@@ -60,17 +73,195 @@ impl Sim {
             run_succeeded: 0,
             run_failed: 0,
         });
-        let groups = &self.state.groups;
-        self.state
-            .group_index
+        let groups = &st.groups;
+        st.group_index
             .insert(name, g, |i| groups[i as usize].name.as_str());
-        self.emit(Outcome::GroupCreated { group: g });
         if dynamic {
-            self.state.dynamic_groups.insert(g);
+            self.dynamic.insert(g);
+        }
+        Ok(g)
+    }
+
+    /// Changes membership and emits the outcome; returns whether anything changed.
+    fn change(st: &mut State, core: &mut Core, g: GroupIdx, m: Member, add: bool) -> bool {
+        let changed = match m {
+            Member::User(u) => {
+                if !st.users[u as usize].alive {
+                    return false;
+                }
+                let grp = &mut st.groups[g as usize];
+                let c = if add {
+                    grp.members.insert(u)
+                } else {
+                    grp.members.remove(&u)
+                };
+                if c {
+                    let ug = &mut st.users[u as usize].groups;
+                    match ug.binary_search(&g) {
+                        Ok(i) if !add => {
+                            ug.remove(i);
+                        }
+                        Err(i) if add => ug.insert(i, g),
+                        _ => {}
+                    }
+                }
+                c
+            }
+            Member::Group(h) => {
+                if !st.groups[h as usize].alive && add {
+                    return false;
+                }
+                let grp = &mut st.groups[g as usize];
+                if add {
+                    grp.member_groups.insert(h)
+                } else {
+                    grp.member_groups.remove(&h)
+                }
+            }
+        };
+        if changed {
+            core.emit(Outcome::Membership {
+                group: g,
+                member: m,
+                added: add,
+            });
+        }
+        changed
+    }
+
+    /// A deleted user leaves every group it was a member of (R20).
+    pub(super) fn leave_all(st: &mut State, core: &mut Core, u: UserIdx) {
+        let groups = std::mem::take(&mut st.users[u as usize].groups);
+        for g in groups {
+            st.groups[g as usize].members.remove(&u);
+            core.emit(Outcome::Membership {
+                group: g,
+                member: Member::User(u),
+                added: false,
+            });
+        }
+    }
+
+    /// A deleted group loses its members and leaves the groups it was a member of.
+    fn empty(st: &mut State, core: &mut Core, g: GroupIdx) {
+        let grp = &st.groups[g as usize];
+        let members: Vec<UserIdx> = grp.members.iter().copied().collect();
+        let member_groups: Vec<GroupIdx> = grp.member_groups.iter().copied().collect();
+        for u in members {
+            Membership::change(st, core, g, Member::User(u), false);
+        }
+        for h in member_groups {
+            Membership::change(st, core, g, Member::Group(h), false);
+        }
+        for h in 0..st.groups.len() {
+            if st.groups[h].member_groups.remove(&g) {
+                core.emit(Outcome::Membership {
+                    group: h as GroupIdx,
+                    member: Member::Group(g),
+                    added: false,
+                });
+            }
+        }
+    }
+
+    /// R26: an evaluation of group `g`'s rule for user `u` (or [`ALL_USERS`]) after the delay.
+    fn schedule_dynamic(
+        st: &mut State,
+        core: &mut Core,
+        env: &Environment,
+        g: GroupIdx,
+        u: UserIdx,
+    ) {
+        st.groups[g as usize].pending_dynamic += 1;
+        let at = core.now + env.dynamic_evaluation_delay_ms;
+        core.schedule(at, Job::DynEval(g, u));
+    }
+
+    /// R26: a new user is evaluated by every dynamic group.
+    pub(super) fn schedule_new_user(
+        &self,
+        st: &mut State,
+        core: &mut Core,
+        env: &Environment,
+        u: UserIdx,
+    ) {
+        for &g in &self.dynamic {
+            Membership::schedule_dynamic(st, core, env, g, u);
+        }
+    }
+
+    /// R26: an attribute change is evaluated by every dynamic group whose rule reads it.
+    pub(super) fn schedule_attribute_change(
+        &self,
+        st: &mut State,
+        core: &mut Core,
+        env: &Environment,
+        key: &str,
+        u: UserIdx,
+    ) {
+        let key = key.to_ascii_lowercase();
+        for &g in &self.dynamic {
+            let reads = st.groups[g as usize]
+                .rule
+                .as_ref()
+                .is_some_and(|r| r.attributes.binary_search(&key).is_ok());
+            if reads {
+                Membership::schedule_dynamic(st, core, env, g, u);
+            }
+        }
+    }
+
+    /// R27: the first sync tick strictly after now (`sync_phase + k * sync_interval`).
+    fn schedule_sync(&mut self, core: &mut Core, env: &Environment) {
+        if self.sync_scheduled {
+            return;
+        }
+        let (i, p) = (env.sync_interval_ms, env.sync_phase_ms);
+        let now = core.now;
+        let at = if i == 0 {
+            now
+        } else if now < p {
+            p
+        } else {
+            p + ((now - p) / i + 1) * i
+        };
+        self.sync_scheduled = true;
+        core.schedule(at, Job::Sync);
+    }
+}
+
+/// A member to add or remove exists (`UnknownUser`, `UnknownGroup`).
+fn check_member(st: &State, m: Member) -> Result<(), Rejection> {
+    match m {
+        Member::User(u) => st
+            .live_user(u)
+            .map(|_| ())
+            .ok_or(Rejection::new(CallError::UnknownUser)),
+        Member::Group(h) => live_group(st, h).map(|_| ()),
+    }
+}
+
+/// Coordination of group inputs and jobs across the parts.
+impl Sim {
+    pub(super) fn create_group(
+        &mut self,
+        name: &str,
+        security_enabled: bool,
+        source: GroupSource,
+        rule: Option<&str>,
+        members: &[Member],
+        evaluate_now: bool,
+    ) -> Result<(), Rejection> {
+        let (st, core) = (&mut self.state, &mut self.core);
+        let g = self
+            .membership
+            .create(st, name, security_enabled, source, rule, members)?;
+        core.emit(Outcome::GroupCreated { group: g });
+        if st.groups[g as usize].rule.is_some() {
             if evaluate_now {
                 self.dynamic_eval_now(g, ALL_USERS);
             } else {
-                self.schedule_dynamic(g, ALL_USERS);
+                Membership::schedule_dynamic(st, core, &self.config.environment, g, ALL_USERS);
             }
         } else {
             for m in members {
@@ -80,45 +271,20 @@ impl Sim {
         Ok(())
     }
 
-    pub(super) fn check_member(&self, m: Member) -> Result<(), Rejection> {
-        match m {
-            Member::User(u) => self
-                .state
-                .live_user(u)
-                .map(|_| ())
-                .ok_or(Rejection::new(CallError::UnknownUser)),
-            Member::Group(h) => self.group_ref(h).map(|_| ()),
-        }
-    }
-
+    /// Deletes a group without licences and not processing (R23); the paths it still gives
+    /// (`ActiveWithError`, a blocked removal) are converted to direct ones or kept.
     pub(super) fn delete_group(&mut self, g: GroupIdx) -> Result<(), Rejection> {
-        let grp = self.group_ref(g)?;
+        let grp = live_group(&self.state, g)?;
         if !grp.licenses.is_empty() {
             return Err(Rejection::new(CallError::GroupHasLicenses));
         }
         if grp.busy() || grp.busy.is_some() {
             return Err(Rejection::new(CallError::GroupProcessingInProgress));
         }
-        let members: Vec<UserIdx> = grp.members.iter().copied().collect();
-        let member_groups: Vec<GroupIdx> = grp.member_groups.iter().copied().collect();
-        for u in members {
-            self.apply_membership_raw(g, Member::User(u), false);
-        }
-        for h in member_groups {
-            self.apply_membership_raw(g, Member::Group(h), false);
-        }
-        // The group is also removed from the groups it was a member of.
-        for h in 0..self.state.groups.len() {
-            if self.state.groups[h].member_groups.remove(&g) {
-                self.emit(Outcome::Membership {
-                    group: h as GroupIdx,
-                    member: Member::Group(g),
-                    added: false,
-                });
-            }
-        }
-        // R23: paths still held from the group (ActiveWithError, a blocked removal).
-        if self.state.groups[g as usize].path_count > 0 {
+        Membership::empty(&mut self.state, &mut self.core, g);
+        if self.state.groups[g as usize].path_count > 0
+            && self.config.tenant.on_group_delete == OnGroupDelete::ConvertToDirect
+        {
             let holders: Vec<UserIdx> = (0..self.state.users.len() as UserIdx)
                 .filter(|u| {
                     self.state.users[*u as usize]
@@ -127,51 +293,48 @@ impl Sim {
                         .any(|p| p.source == Source::Group(g))
                 })
                 .collect();
-            if self.config.tenant.on_group_delete == OnGroupDelete::ConvertToDirect {
-                for u in holders {
-                    let snap = self.begin(u);
-                    self.decide(u, |t, s, d| rules::convert_to_direct(t, s, g, d));
-                    self.write_decision(u);
-                    self.finish(u, snap);
-                }
+            for u in holders {
+                let snap = self.begin(u);
+                self.decide(u, |t, s, d| rules::convert_to_direct(t, s, g, d));
+                self.write_decision(u);
+                self.finish(u, snap);
             }
         }
-        let grp = &mut self.state.groups[g as usize];
-        grp.alive = false;
-        self.state.dynamic_groups.remove(&g);
-        let groups = &self.state.groups;
-        self.state
-            .group_index
-            .remove(&groups[g as usize].name, |i| {
-                groups[i as usize].name.as_str()
-            });
-        self.emit(Outcome::GroupDeleted { group: g });
+        let st = &mut self.state;
+        st.groups[g as usize].alive = false;
+        self.membership.dynamic.remove(&g);
+        let groups = &st.groups;
+        st.group_index.remove(&groups[g as usize].name, |i| {
+            groups[i as usize].name.as_str()
+        });
+        self.core.emit(Outcome::GroupDeleted { group: g });
         Ok(())
     }
 
     pub(super) fn set_rule(&mut self, g: GroupIdx, rule: Option<&str>) -> Result<(), Rejection> {
-        self.group_ref(g)?;
+        live_group(&self.state, g)?;
         let parsed = match rule {
             Some(t) => Some(Rule::parse(t).map_err(|_| Rejection::new(CallError::InvalidRule))?),
             None => None,
         };
-        let was_dynamic = self.state.groups[g as usize].rule.is_some();
+        let grp = &mut self.state.groups[g as usize];
+        let was_dynamic = grp.rule.is_some();
         let now_dynamic = parsed.is_some();
-        self.state.groups[g as usize].rule = parsed;
+        grp.rule = parsed;
         if now_dynamic {
-            self.state.dynamic_groups.insert(g);
+            self.membership.dynamic.insert(g);
         } else {
-            self.state.dynamic_groups.remove(&g);
+            self.membership.dynamic.remove(&g);
         }
         if now_dynamic {
             if !was_dynamic {
                 // R26: turning a static group dynamic first removes every member.
-                let members: Vec<UserIdx> = self.state.members_in_name_order(g);
-                for u in members {
+                for u in self.state.members_in_name_order(g) {
                     self.apply_membership(g, Member::User(u), false);
                 }
             }
-            self.schedule_dynamic(g, ALL_USERS);
+            let env = &self.config.environment;
+            Membership::schedule_dynamic(&mut self.state, &mut self.core, env, g, ALL_USERS);
         }
         Ok(())
     }
@@ -182,13 +345,13 @@ impl Sim {
         members: &[Member],
         add: bool,
     ) -> Result<(), Rejection> {
-        let grp = self.group_ref(g)?;
+        let grp = live_group(&self.state, g)?;
         if grp.rule.is_some() {
             return Err(Rejection::new(CallError::DynamicGroupMembership));
         }
         let on_prem = grp.source == GroupSource::OnPremises;
         for m in members {
-            self.check_member(*m)?;
+            check_member(&self.state, *m)?;
             if *m == Member::Group(g) {
                 return Err(Rejection::new(CallError::InvalidValue));
             }
@@ -203,10 +366,10 @@ impl Sim {
         });
         ordered.dedup();
         if on_prem {
-            for m in ordered {
-                self.state.groups[g as usize].pending_sync.push((m, add));
-            }
-            self.schedule_sync();
+            let pending = &mut self.state.groups[g as usize].pending_sync;
+            pending.extend(ordered.into_iter().map(|m| (m, add)));
+            self.membership
+                .schedule_sync(&mut self.core, &self.config.environment);
         } else {
             for m in ordered {
                 self.apply_membership(g, m, add);
@@ -215,84 +378,33 @@ impl Sim {
         Ok(())
     }
 
-    /// Changes membership and emits the outcome; returns whether anything changed.
-    pub(super) fn apply_membership_raw(&mut self, g: GroupIdx, m: Member, add: bool) -> bool {
-        let changed = match m {
-            Member::User(u) => {
-                if !self.state.users[u as usize].alive {
-                    return false;
-                }
-                let grp = &mut self.state.groups[g as usize];
-                let c = if add {
-                    grp.members.insert(u)
-                } else {
-                    grp.members.remove(&u)
-                };
-                if c {
-                    let ug = &mut self.state.users[u as usize].groups;
-                    match ug.binary_search(&g) {
-                        Ok(i) if !add => {
-                            ug.remove(i);
-                        }
-                        Err(i) if add => ug.insert(i, g),
-                        _ => {}
-                    }
-                }
-                c
-            }
-            Member::Group(h) => {
-                if !self.state.groups[h as usize].alive && add {
-                    return false;
-                }
-                let grp = &mut self.state.groups[g as usize];
-                if add {
-                    grp.member_groups.insert(h)
-                } else {
-                    grp.member_groups.remove(&h)
-                }
-            }
-        };
-        if changed {
-            self.emit(Outcome::Membership {
-                group: g,
-                member: m,
-                added: add,
-            });
-        }
-        changed
-    }
-
-    /// Changes membership and queues the user on the group's worker when licenses are involved.
-    pub(super) fn apply_membership(&mut self, g: GroupIdx, m: Member, add: bool) {
-        if self.apply_membership_raw(g, m, add)
+    /// Changes membership and queues the user on the group's worker when licences are
+    /// involved (the group has some, or the user holds a path from it).
+    fn apply_membership(&mut self, g: GroupIdx, m: Member, add: bool) {
+        let st = &mut self.state;
+        if Membership::change(st, &mut self.core, g, m, add)
             && let Member::User(u) = m
         {
-            {
-                let needs = !self.state.groups[g as usize].licenses.is_empty()
-                    || self.state.users[u as usize]
-                        .paths
-                        .iter()
-                        .any(|p| p.source == Source::Group(g));
-                if needs {
-                    self.enqueue(g, u, false);
-                }
+            let needs = !st.groups[g as usize].licenses.is_empty()
+                || st.users[u as usize]
+                    .paths
+                    .iter()
+                    .any(|p| p.source == Source::Group(g));
+            if needs {
+                self.enqueue(g, u, false);
             }
         }
     }
 
-    pub(super) fn schedule_dynamic(&mut self, g: GroupIdx, u: UserIdx) {
-        self.state.groups[g as usize].pending_dynamic += 1;
-        let at = self.now + self.config.environment.dynamic_evaluation_delay_ms;
-        self.schedule(at, Job::DynEval(g, u));
-    }
-
+    /// The job of a scheduled dynamic evaluation.
     pub(super) fn dynamic_eval(&mut self, g: GroupIdx, u: UserIdx) {
         let grp = &mut self.state.groups[g as usize];
         grp.pending_dynamic = grp.pending_dynamic.saturating_sub(1);
         self.dynamic_eval_now(g, u);
     }
 
-    pub(super) fn dynamic_eval_now(&mut self, g: GroupIdx, target: UserIdx) {
+    /// R26: membership follows the rule: users who match join, users who no longer match leave.
+    fn dynamic_eval_now(&mut self, g: GroupIdx, target: UserIdx) {
         let grp = &self.state.groups[g as usize];
         if !grp.alive {
             return;
@@ -306,39 +418,23 @@ impl Sim {
             vec![target]
         };
         for u in users {
-            let user = &self.state.users[u as usize];
+            let st = &self.state;
+            let user = &st.users[u as usize];
             if !user.alive {
                 continue;
             }
-            let get = |k: &str| self.state.attribute(user, k);
+            let get = |k: &str| st.attribute(user, k);
             let matches = rule.matches(&get);
-            let member = self.state.groups[g as usize].members.contains(&u);
+            let member = st.groups[g as usize].members.contains(&u);
             if matches != member {
                 self.apply_membership(g, Member::User(u), matches);
             }
         }
     }
 
-    pub(super) fn schedule_sync(&mut self) {
-        if self.sync_scheduled {
-            return;
-        }
-        let env = &self.config.environment;
-        let (i, p) = (env.sync_interval_ms, env.sync_phase_ms);
-        let at = if i == 0 {
-            self.now
-        } else if self.now < p {
-            p
-        } else {
-            p + ((self.now - p) / i + 1) * i
-        };
-        self.sync_scheduled = true;
-        self.schedule(at, Job::Sync);
-    }
-
     /// A directory sync cycle: pending on-premises membership changes take effect (R27).
     pub(super) fn sync(&mut self) {
-        self.sync_scheduled = false;
+        self.membership.sync_scheduled = false;
         for g in 0..self.state.groups.len() as GroupIdx {
             if self.state.groups[g as usize].pending_sync.is_empty() {
                 continue;

@@ -1,5 +1,19 @@
-//! The discrete-event loop: one queue ordered by (time, sequence), group workers, the seeded RNG,
-//! and the handling of every input event. The license rules themselves are in [`crate::rules`].
+//! The simulator: one discrete-event loop coordinating parts that own their data. The loop
+//! (here) keeps the clock, the agenda of engine jobs ordered by (time, sequence) and the
+//! outcome stream ([`Core`]) and hands every input to the part that handles it:
+//!
+//! - `config`: what a run is configured with (plain data);
+//! - `directory`: users, attributes, proxy addresses and the proxy-address index (R18, R31);
+//! - `groups`: membership: static, dynamic (R26), on-premises through the sync (R27), deletion
+//!   (R23);
+//! - `workers`: one FIFO worker per group, its RNG draws, R25 retries, R29 audit, R32 states;
+//! - `seats`: seat accounting (R03) and loss of service, `begin`/`finish` around a step;
+//! - `assign`: `assignLicense` on users and groups; `step`: asks [`crate::rules`] for a
+//!   decision about a user and writes it.
+//!
+//! The tenant's record ([`State`]: users, groups, subscriptions, interned sets) is what views,
+//! the state hash, invariants and the plan runner read; the parts are handed it explicitly.
+//! The rules decide, the simulator applies.
 
 mod assign;
 pub mod config;
@@ -14,40 +28,74 @@ pub use directory::{MAX_ATTRIBUTES, MAX_USERS, normalise_address};
 pub use groups::MAX_GROUPS;
 
 use crate::catalog::Catalog;
-use crate::dist;
 use crate::event::*;
 use crate::model::*;
 use crate::rules::{Decision, Focus};
 use crate::{GroupIdx, SkuIdx, UserIdx};
-use rand_chacha::ChaCha8Rng;
+use directory::Directory;
+use groups::Membership;
+use seats::Seats;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
+use workers::Workers;
 
 /// Work the engine schedules for itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Job {
+enum Job {
     Worker(GroupIdx),
-    /// Evaluate a dynamic group's rule for one user, or for all (`UserIdx::MAX`).
+    /// Evaluate a dynamic group's rule for one user, or for all ([`ALL_USERS`]).
     DynEval(GroupIdx, UserIdx),
     Sync,
 }
 
-pub(crate) const ALL_USERS: UserIdx = UserIdx::MAX;
+/// A dynamic evaluation of every user.
+const ALL_USERS: UserIdx = UserIdx::MAX;
 
-/// The simulator: state, clock, queue, RNG and the outcome stream.
-pub struct Sim {
-    pub(crate) catalog: Arc<Catalog>,
-    pub(crate) config: SimConfig,
-    pub(crate) rng: ChaCha8Rng,
-    pub(crate) now: u64,
+/// What every part writes to: the clock, the agenda of engine jobs, the outcome stream.
+struct Core {
+    /// Simulated time (ms); never goes back.
+    now: u64,
     seq: u64,
-    queue: BinaryHeap<Reverse<(u64, u64, Job)>>,
-    pub(crate) state: State,
+    agenda: BinaryHeap<Reverse<(u64, u64, Job)>>,
+    events: Vec<TimedEvent>,
+    /// [`Sim::record_outcomes`], copied in whenever the engine is entered.
+    record_outcomes: bool,
+}
+
+impl Core {
+    #[inline]
+    fn emit(&mut self, o: Outcome) {
+        if self.record_outcomes {
+            self.events.push(TimedEvent {
+                time_ms: self.now,
+                event: Event::Outcome(o),
+            });
+        }
+    }
+
+    fn schedule(&mut self, at: u64, job: Job) {
+        self.seq += 1;
+        self.agenda.push(Reverse((at, self.seq, job)));
+    }
+
+    fn next_time(&self) -> Option<u64> {
+        self.agenda.peek().map(|Reverse((t, _, _))| *t)
+    }
+}
+
+/// The simulator: the tenant's record, the loop and the parts that act on the record.
+pub struct Sim {
+    catalog: Arc<Catalog>,
+    config: SimConfig,
+    state: State,
+    core: Core,
+    directory: Directory,
+    membership: Membership,
+    workers: Workers,
+    seats: Seats,
     /// The rules' decision buffers, reused from step to step.
     decision: Decision,
-    pub(crate) events: Vec<TimedEvent>,
-    sync_scheduled: bool,
     /// Whether input events are copied into the event stream (off for lean benchmarks).
     pub record_inputs: bool,
     /// Whether outcome events are kept at all (off for lean benchmarks).
@@ -56,19 +104,23 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(catalog: Arc<Catalog>, config: SimConfig) -> Sim {
-        let rng = dist::rng_for(config.seed, config.run, dist::STREAM_ENGINE);
         let state = State::new(&catalog);
         Sim {
+            workers: Workers::new(&config),
             catalog,
             config,
-            rng,
-            now: 0,
-            seq: 0,
-            queue: BinaryHeap::new(),
             state,
+            core: Core {
+                now: 0,
+                seq: 0,
+                agenda: BinaryHeap::new(),
+                events: Vec::new(),
+                record_outcomes: true,
+            },
+            directory: Directory::default(),
+            membership: Membership::default(),
+            seats: Seats::default(),
             decision: Decision::default(),
-            events: Vec::new(),
-            sync_scheduled: false,
             record_inputs: true,
             record_outcomes: true,
         }
@@ -94,67 +146,50 @@ impl Sim {
             &self.state,
             &self.config.tenant.domain,
             self.config.start_unix_s,
-            self.now,
+            self.core.now,
         )
     }
     /// Current simulated time (ms).
     pub fn now(&self) -> u64 {
-        self.now
+        self.core.now
     }
     /// Time of the next scheduled engine job, if any.
     pub fn next_job_time(&self) -> Option<u64> {
-        self.queue.peek().map(|Reverse((t, _, _))| *t)
+        self.core.next_time()
     }
     /// No engine work is scheduled.
     pub fn is_quiescent(&self) -> bool {
-        self.queue.is_empty()
+        self.core.agenda.is_empty()
     }
     /// Events produced since the last call (inputs and outcomes, in order).
     pub fn take_events(&mut self) -> Vec<TimedEvent> {
-        std::mem::take(&mut self.events)
+        std::mem::take(&mut self.core.events)
     }
     /// Appends the events produced since the last call to `out`.
     pub fn drain_events_into(&mut self, out: &mut Vec<TimedEvent>) {
-        out.append(&mut self.events);
+        out.append(&mut self.core.events);
     }
     /// The events not yet taken.
     pub fn pending_events(&self) -> &[TimedEvent] {
-        &self.events
+        &self.core.events
     }
     pub fn clear_events(&mut self) {
-        self.events.clear();
-    }
-
-    #[inline]
-    pub(crate) fn emit(&mut self, o: Outcome) {
-        if self.record_outcomes {
-            self.events.push(TimedEvent {
-                time_ms: self.now,
-                event: Event::Outcome(o),
-            });
-        }
-    }
-
-    pub(crate) fn schedule(&mut self, at: u64, job: Job) {
-        self.seq += 1;
-        self.queue.push(Reverse((at, self.seq, job)));
+        self.core.events.clear();
     }
 
     /// Runs every engine job due at or before `t`, then sets the clock to `t` (never backwards).
     pub fn advance_to(&mut self, t: u64) {
-        while let Some(Reverse((at, _, _))) = self.queue.peek() {
-            if *at > t {
-                break;
-            }
+        while self.core.next_time().is_some_and(|at| at <= t) {
             self.run_next_job();
         }
-        self.now = self.now.max(t);
+        self.core.now = self.core.now.max(t);
     }
 
     /// Runs the next engine job; returns its time, or `None` when nothing is scheduled.
     pub fn run_next_job(&mut self) -> Option<u64> {
-        let Reverse((at, _, job)) = self.queue.pop()?;
-        self.now = self.now.max(at);
+        let Reverse((at, _, job)) = self.core.agenda.pop()?;
+        self.core.record_outcomes = self.record_outcomes;
+        self.core.now = self.core.now.max(at);
         match job {
             Job::Worker(g) => self.worker(g),
             Job::DynEval(g, u) => self.dynamic_eval(g, u),
@@ -167,7 +202,7 @@ impl Sim {
     pub fn run_until_quiescent(&mut self, limit: u64) -> bool {
         while let Some(t) = self.next_job_time() {
             if t > limit {
-                self.now = self.now.max(limit);
+                self.core.now = self.core.now.max(limit);
                 return false;
             }
             self.run_next_job();
@@ -179,29 +214,31 @@ impl Sim {
     /// goes back). The input is recorded before its outcomes; a rejection is an outcome too.
     pub fn apply(&mut self, t: u64, input: Input) -> Result<(), Rejection> {
         self.advance_to(t);
+        self.core.record_outcomes = self.record_outcomes;
         let r = if self.record_inputs {
             // The input goes into the stream first and is handled from there (no clone): it is
             // lent out for the call, with a heap-free stand-in in its place, and put back.
-            let at = self.events.len();
-            self.events.push(TimedEvent {
-                time_ms: self.now,
+            let events = &mut self.core.events;
+            let at = events.len();
+            events.push(TimedEvent {
+                time_ms: self.core.now,
                 event: Event::Outcome(Outcome::UserCreated { user: 0 }),
             });
-            let r = self.handle_inner(&input);
-            self.events[at].event = Event::Input(input);
+            let r = self.handle(&input);
+            self.core.events[at].event = Event::Input(input);
             r
         } else {
-            self.handle_inner(&input)
+            self.handle(&input)
         };
         if let Err(rej) = &r {
-            self.emit(Outcome::Rejected(rej.clone()));
+            self.core.emit(Outcome::Rejected(rej.clone()));
         }
         r
     }
-}
 
-impl Sim {
-    fn handle_inner(&mut self, input: &Input) -> Result<(), Rejection> {
+    /// Hands an input to the part that handles it.
+    fn handle(&mut self, input: &Input) -> Result<(), Rejection> {
+        let st = &mut self.state;
         match input {
             Input::CreateUser {
                 name,
@@ -211,13 +248,10 @@ impl Sim {
             } => self.create_user(name, *usage_location, proxy_addresses, attributes),
             Input::DeleteUser { user } => self.delete_user(*user),
             Input::SetUsageLocation { user, location } => {
-                self.user_mut(*user)?.usage_location = *location;
-                Ok(())
+                Directory::set_usage_location(st, *user, *location)
             }
             Input::SetProxyAddresses { user, addresses } => {
-                self.user_mut(*user)?;
-                self.set_proxies(*user, addresses, true);
-                Ok(())
+                self.directory.set_proxy_addresses(st, *user, addresses)
             }
             Input::SetAttribute { user, key, value } => self.set_attribute(*user, key, value),
             Input::CreateGroup {
@@ -245,23 +279,12 @@ impl Sim {
             Input::AssignGroupLicense { group, add, remove } => {
                 self.assign_group_license(*group, add, remove)
             }
-            Input::Purchase { sku, units } => {
-                let s = self.sub_mut(*sku)?;
-                s.exists = true;
-                s.prepaid.enabled =
-                    (s.prepaid.enabled as i64 + units).clamp(0, u32::MAX as i64) as u32;
-                Ok(())
-            }
-            Input::SetUnits { sku, units } => {
-                let s = self.sub_mut(*sku)?;
-                s.exists = true;
-                s.prepaid = *units;
-                Ok(())
-            }
+            Input::Purchase { sku, units } => Seats::purchase(st, *sku, *units),
+            Input::SetUnits { sku, units } => Seats::set_units(st, *sku, *units),
             Input::ReprocessUser { user } => {
-                self.user_mut(*user)?;
+                live_user(st, *user)?;
                 let r = self.step(*user, Focus::All, true);
-                self.emit(Outcome::Audit(Audit::ChangeUserLicense {
+                self.core.emit(Outcome::Audit(Audit::ChangeUserLicense {
                     user: *user,
                     group: None,
                     result: r.audit_result(),
@@ -269,8 +292,8 @@ impl Sim {
                 Ok(())
             }
             Input::ReprocessGroup { group } => {
-                self.group_ref(*group)?;
-                for u in self.state.members_in_name_order(*group) {
+                live_group(st, *group)?;
+                for u in st.members_in_name_order(*group) {
                     self.enqueue(*group, u, true);
                 }
                 Ok(())
@@ -283,22 +306,36 @@ impl Sim {
         }
     }
 
-    fn user_mut(&mut self, u: UserIdx) -> Result<&mut User, Rejection> {
-        self.state
-            .users
-            .get_mut(u as usize)
-            .filter(|x| x.alive)
-            .ok_or(Rejection::new(CallError::UnknownUser))
+    /// Queues a user on a group's worker.
+    fn enqueue(&mut self, g: GroupIdx, u: UserIdx, force: bool) {
+        Workers::enqueue(
+            &mut self.state,
+            &mut self.core,
+            &self.config.environment,
+            g,
+            u,
+            force,
+        );
     }
-    fn group_ref(&self, g: GroupIdx) -> Result<&Group, Rejection> {
-        self.state
-            .live_group(g)
-            .ok_or(Rejection::new(CallError::UnknownGroup))
-    }
-    fn sub_mut(&mut self, sku: SkuIdx) -> Result<&mut Subscription, Rejection> {
-        self.state
-            .subscriptions
-            .get_mut(sku as usize)
-            .ok_or(Rejection::new(CallError::UnknownSku))
-    }
+}
+
+/// A live user, or `UnknownUser`.
+fn live_user(st: &mut State, u: UserIdx) -> Result<&mut User, Rejection> {
+    st.users
+        .get_mut(u as usize)
+        .filter(|x| x.alive)
+        .ok_or(Rejection::new(CallError::UnknownUser))
+}
+
+/// A live group, or `UnknownGroup`.
+fn live_group(st: &State, g: GroupIdx) -> Result<&Group, Rejection> {
+    st.live_group(g)
+        .ok_or(Rejection::new(CallError::UnknownGroup))
+}
+
+/// A SKU's subscription, or `UnknownSku`.
+fn subscription(st: &mut State, sku: SkuIdx) -> Result<&mut Subscription, Rejection> {
+    st.subscriptions
+        .get_mut(sku as usize)
+        .ok_or(Rejection::new(CallError::UnknownSku))
 }

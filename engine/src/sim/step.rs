@@ -2,7 +2,7 @@
 //! about one user and writes it (paths, the groups' path counts, outcomes); `begin`/`finish`
 //! around it settle seats and service (see `seats`).
 
-use super::{Sim, directory};
+use super::Sim;
 use crate::event::*;
 use crate::rules::{self, Decision, Focus, StepResult, Subject, Tenant};
 use crate::{GroupIdx, UserIdx};
@@ -29,7 +29,7 @@ impl Sim {
             subscriptions: &st.subscriptions,
             default_location: self.config.tenant.default_usage_location,
             group_licenses: &licenses,
-            now: self.now,
+            now: self.core.now,
         };
         rule(&t)
     }
@@ -43,14 +43,15 @@ impl Sim {
         let st = &self.state;
         // A group's licences as the rules read them (`None`: the group is deleted).
         let licenses = |h: GroupIdx| st.live_group(h).map(|g| g.licenses.as_slice());
-        let proxy_conflict = || directory::proxy_conflict(st, u);
+        let directory = &self.directory;
+        let proxy_conflict = || directory.proxy_conflict(st, u);
         let t = Tenant {
             catalog: &self.catalog,
             disabled_sets: &st.disabled_sets,
             subscriptions: &st.subscriptions,
             default_location: self.config.tenant.default_usage_location,
             group_licenses: &licenses,
-            now: self.now,
+            now: self.core.now,
         };
         let user = &st.users[u as usize];
         let s = Subject {
@@ -90,14 +91,8 @@ impl Sim {
             let g = &mut st.groups[h as usize];
             g.path_count = (g.path_count as i64 + delta) as u64;
         }
-        if self.record_outcomes {
-            let now = self.now;
-            self.events.extend(d.outcomes.drain(..).map(|o| TimedEvent {
-                time_ms: now,
-                event: Event::Outcome(o),
-            }));
-        } else {
-            d.outcomes.clear();
+        for o in d.outcomes.drain(..) {
+            self.core.emit(o);
         }
     }
 }
