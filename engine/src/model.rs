@@ -61,9 +61,11 @@ pub fn push_grow<T>(v: &mut Vec<T>, x: T) {
 }
 
 impl User {
+    #[inline]
     pub fn has_applied(&self, sku: SkuIdx) -> bool {
         self.paths.iter().any(|p| p.sku == sku && p.state.applied())
     }
+    #[inline]
     pub fn path_index(&self, sku: SkuIdx, source: Source) -> Option<usize> {
         self.paths
             .iter()
@@ -229,9 +231,11 @@ impl State {
                 .collect(),
         )
     }
+    #[inline]
     pub fn live_user(&self, u: UserIdx) -> Option<&User> {
         self.users.get(u as usize).filter(|x| x.alive)
     }
+    #[inline]
     pub fn live_group(&self, g: GroupIdx) -> Option<&Group> {
         self.groups.get(g as usize).filter(|x| x.alive)
     }
@@ -257,10 +261,6 @@ impl State {
             .iter()
             .find(|(k, _)| *k == i)
             .map(|(_, v)| self.attribute_values[*v as usize].as_str())
-    }
-    /// The user's usage location for group paths (R10): its own, else the tenant default.
-    pub fn effective_location(&self, u: &User, default: Option<Loc>) -> Option<Loc> {
-        u.usage_location.or(default)
     }
     /// Members of a group in byte-wise id order (R12).
     pub fn members_in_name_order(&self, g: GroupIdx) -> Vec<UserIdx> {

@@ -62,6 +62,7 @@ pub enum Record {
     },
 }
 
+#[inline]
 pub(crate) fn checksum(payload: &[u8]) -> u32 {
     crate::hash::hash_bytes(payload) as u32
 }
@@ -144,6 +145,7 @@ pub(crate) fn decode_limited<T: bincode::Decode<()>>(bytes: &[u8]) -> Result<T, 
 }
 
 /// Reads one frame at `pos`: (payload range, next position).
+#[inline]
 pub(crate) fn read_frame(
     bytes: &[u8],
     pos: usize,

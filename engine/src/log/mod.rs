@@ -16,8 +16,8 @@
 //! once. A record that decodes is checked against the records before it (times never go back nor
 //! past [`MAX_TIME_MS`], a checkpoint counts the events before it, the trailer counts them all).
 //!
-//! - [`format`]: the magic, format version, limits, [`Header`], [`Record`], frames and checksums,
-//!   [`LogError`] (byte offset, last good record);
+//! - [`format`](mod@format): the magic, format version, limits, [`Header`], [`Record`], frames
+//!   and checksums, [`LogError`] (byte offset, last good record);
 //! - [`writer`]: [`LogWriter`] (in memory; [`LogWriter::observe`] fits the plan runner's
 //!   observer), [`Recorder`] (drives a `Sim` and records it), [`write_atomic`];
 //! - [`reader`]: [`LogReader::open`] / [`Records`] (streaming), [`read_log`] / [`read_prefix`]

@@ -17,9 +17,11 @@ pub struct ProxyConflict<'a> {
 }
 
 impl<'a> ProxyConflict<'a> {
+    #[inline]
     pub fn new(ask: &'a dyn Fn() -> bool) -> ProxyConflict<'a> {
         ProxyConflict { ask, known: None }
     }
+    #[inline]
     pub fn get(&mut self) -> bool {
         *self.known.get_or_insert_with(|| (self.ask)())
     }
@@ -40,6 +42,7 @@ pub struct Candidate<'p> {
 
 /// The checks of one path in R24's order, first failure wins: usage location (R17), units
 /// (R12), mutual exclusion (R13), dependency (R14), proxy uniqueness (R18).
+#[inline]
 pub fn check_path(
     t: &Tenant,
     c: &Candidate,
@@ -72,6 +75,7 @@ pub fn check_path(
 }
 
 /// The plans of every path in `end` except those of `sku`.
+#[inline]
 pub fn plans_except(t: &Tenant, end: &[License], sku: SkuIdx) -> PlanSet {
     let mut s = PlanSet::EMPTY;
     for (k, d) in end {
@@ -83,6 +87,7 @@ pub fn plans_except(t: &Tenant, end: &[License], sku: SkuIdx) -> PlanSet {
 }
 
 /// The plans of every path in `end`.
+#[inline]
 pub fn plans_all(t: &Tenant, end: &[License]) -> PlanSet {
     let mut s = PlanSet::EMPTY;
     for (k, d) in end {
@@ -114,6 +119,7 @@ pub fn group_dependencies(t: &Tenant, licenses: &[License]) -> Result<(), Reject
 
 /// R01: a licence names a SKU of the catalogue and disables only plans of that SKU. Returns the
 /// set of plans it disables.
+#[inline]
 pub fn license_disabled(catalog: &Catalog, l: &LicenseSpec) -> Result<PlanSet, Rejection> {
     let Some(sku) = catalog.skus.get(l.sku as usize) else {
         return Err(Rejection::new(CallError::UnknownSku));

@@ -84,10 +84,12 @@ pub struct Subject<'a> {
 
 impl Subject<'_> {
     /// The usage location of the user's group paths (R10): its own, else the tenant's.
+    #[inline]
     pub fn effective_location(&self, t: &Tenant) -> Option<Loc> {
         self.usage_location.or(t.default_location)
     }
     /// Whether the user holds an applied path of `sku`.
+    #[inline]
     pub fn has_applied(&self, sku: SkuIdx) -> bool {
         self.paths.iter().any(|p| p.sku == sku && p.state.applied())
     }

@@ -55,8 +55,11 @@ enum Cand {
 /// sets are read from the catalogue where they are combined, not copied into the list.
 type SkuPaths = SmallVec<[License; 4]>;
 
-/// What a step has to do, before any check (indices into the user's paths).
-struct Todo {
+/// A step's working state, on the stack and filled in place (no moves of its inline
+/// buffers): what to do before any check (indices into the user's paths), then what the
+/// checks found.
+#[derive(Default)]
+struct Work {
     /// Applied paths their group no longer wants (kept if that is blocked, R16).
     removals: SmallVec<[usize; 4]>,
     /// `Error` paths their group no longer wants.
@@ -67,12 +70,9 @@ struct Todo {
     batches: SmallVec<[(GroupIdx, SmallVec<[Cand; 4]>); 2]>,
     /// Whether the groups in focus want anything changed.
     changed: bool,
-}
-
-/// What the checks found: an error or none for each candidate of each batch, and which
-/// removals are blocked (R16).
-struct Checked {
+    /// The checks: an error or none for each candidate of each batch.
     results: SmallVec<[SmallVec<[PathCheck; 4]>; 2]>,
+    /// Which removals are blocked (R16).
     blocked: SmallVec<[bool; 4]>,
 }
 
@@ -80,25 +80,32 @@ struct Checked {
 /// outcomes; `d.write` stays false when the step has nothing to do.
 pub fn process(t: &Tenant, s: &Subject, focus: Focus, force: bool, d: &mut Decision) -> StepResult {
     d.clear();
-    let todo = todo(t, s, focus);
-    let nothing = todo.batches.is_empty()
-        && todo.removals.is_empty()
-        && todo.drops.is_empty()
-        && todo.reactivate.is_empty();
+    // A retry (R21) involves only the groups of paths in error: none, nothing to do (the
+    // common case after a direct call).
+    let in_error = |p: &Path| matches!(p.source, Source::Group(_)) && p.state != PathState::Active;
+    if focus == Focus::Retry && !s.paths.iter().any(in_error) {
+        return StepResult::default();
+    }
+    let mut w = Work::default();
+    plan(t, s, focus, &mut w);
+    let nothing = w.batches.is_empty()
+        && w.removals.is_empty()
+        && w.drops.is_empty()
+        && w.reactivate.is_empty();
     let skip = match focus {
-        Focus::Group(_) => !todo.changed && !force,
+        Focus::Group(_) => !w.changed && !force,
         Focus::All => false,
         Focus::Retry => nothing,
     };
     if skip {
         return StepResult::default();
     }
-    let checked = evaluate(t, s, &todo);
-    decide(t, s, todo, checked, d)
+    evaluate(t, s, &mut w);
+    decide(t, s, &w, d)
 }
 
 /// The groups a step involves and what it has to do for each.
-fn todo(t: &Tenant, s: &Subject, focus: Focus) -> Todo {
+fn plan(t: &Tenant, s: &Subject, focus: Focus, todo: &mut Work) {
     let mut involved: SmallVec<[GroupIdx; 4]> = SmallVec::new();
     match focus {
         Focus::Group(g) => involved.push(g),
@@ -124,13 +131,6 @@ fn todo(t: &Tenant, s: &Subject, focus: Focus) -> Todo {
         Focus::Retry => false,
     };
 
-    let mut todo = Todo {
-        removals: SmallVec::new(),
-        drops: SmallVec::new(),
-        reactivate: SmallVec::new(),
-        batches: SmallVec::new(),
-        changed: false,
-    };
     for &h in &involved {
         let licenses = (t.group_licenses)(h);
         let member = licenses.is_some() && s.groups.binary_search(&h).is_ok();
@@ -199,19 +199,20 @@ fn todo(t: &Tenant, s: &Subject, focus: Focus) -> Todo {
             todo.batches.push((h, batch));
         }
     }
-    todo
 }
 
 /// Checks every candidate against the end state (R19), a batch at a time (R11); removals that
 /// would leave an enabled dependent plan without prerequisite are blocked and the rest is
 /// evaluated again with them kept (R16).
-fn evaluate(t: &Tenant, s: &Subject, todo: &Todo) -> Checked {
-    let Todo {
+fn evaluate(t: &Tenant, s: &Subject, w: &mut Work) {
+    let Work {
         removals,
         reactivate,
         batches,
+        results,
+        blocked,
         ..
-    } = todo;
+    } = w;
     let catalog = t.catalog;
     let start_skus: SmallVec<[SkuIdx; 8]> = s
         .paths
@@ -221,13 +222,12 @@ fn evaluate(t: &Tenant, s: &Subject, todo: &Todo) -> Checked {
         .collect();
     let loc = s.effective_location(t);
     let mut proxy = ProxyConflict::new(s.proxy_conflict);
-    let mut blocked: SmallVec<[bool; 4]> = SmallVec::from_elem(false, removals.len());
+    blocked.extend(removals.iter().map(|_| false));
     let enabled_of = |p: &Path| t.enabled(p.sku, p.disabled);
     let cand = |c: &Cand| match c {
         Cand::New { sku, disabled, .. } => (*sku, *disabled),
         Cand::Retry { idx } => (s.paths[*idx].sku, s.paths[*idx].disabled),
     };
-    let mut results: SmallVec<[SmallVec<[PathCheck; 4]>; 2]>;
     loop {
         let mut end: SkuPaths = SmallVec::new();
         for (i, p) in s.paths.iter().enumerate() {
@@ -242,9 +242,9 @@ fn evaluate(t: &Tenant, s: &Subject, todo: &Todo) -> Checked {
             end.push((p.sku, p.disabled));
         }
         let mut granted: SmallVec<[SkuIdx; 4]> = SmallVec::new();
-        results = SmallVec::new();
+        results.clear();
         let mut accepted_plans = PlanSet::EMPTY;
-        for (_, batch) in batches {
+        for (_, batch) in batches.iter() {
             let cp: SkuPaths = batch.iter().map(cand).collect();
             // Every candidate of the batch is checked against the end state with the whole
             // batch in it: the same union for all of them.
@@ -315,20 +315,20 @@ fn evaluate(t: &Tenant, s: &Subject, todo: &Todo) -> Checked {
             break;
         }
     }
-    Checked { results, blocked }
 }
 
 /// The decision: the user's paths after the step and the outcomes, in the order the step
 /// reports them (state changes, removals, new paths).
-fn decide(t: &Tenant, s: &Subject, todo: Todo, checked: Checked, d: &mut Decision) -> StepResult {
-    let Todo {
+fn decide(t: &Tenant, s: &Subject, w: &Work, d: &mut Decision) -> StepResult {
+    let Work {
         removals,
         drops,
         reactivate,
         batches,
+        results,
+        blocked,
         ..
-    } = todo;
-    let Checked { results, blocked } = checked;
+    } = w;
     let (u, now) = (s.user, t.now);
     let mut first_error: Option<ErrorKind> = None;
     let mut note = |e: ErrorKind| {
@@ -348,7 +348,7 @@ fn decide(t: &Tenant, s: &Subject, todo: Todo, checked: Checked, d: &mut Decisio
             ));
         }
     }
-    for &i in &reactivate {
+    for &i in reactivate {
         if !removals.contains(&i) {
             set_state.push((i, PathState::Active, ErrorKind::None));
         }
@@ -399,7 +399,7 @@ fn decide(t: &Tenant, s: &Subject, todo: Todo, checked: Checked, d: &mut Decisio
             });
         }
     }
-    let mut gone: SmallVec<[usize; 4]> = drops;
+    let mut gone: SmallVec<[usize; 4]> = drops.clone();
     for (r, &i) in removals.iter().enumerate() {
         if !blocked[r] {
             gone.push(i);

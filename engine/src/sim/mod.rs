@@ -1,6 +1,6 @@
 //! The simulator: one discrete-event loop coordinating parts that own their data. The loop
 //! (here) keeps the clock, the agenda of engine jobs ordered by (time, sequence) and the
-//! outcome stream ([`Core`]) and hands every input to the part that handles it:
+//! outcome stream (`Core`) and hands every input to the part that handles it:
 //!
 //! - `config`: what a run is configured with (plain data);
 //! - `directory`: users, attributes, proxy addresses and the proxy-address index (R18, R31);
@@ -64,7 +64,7 @@ struct Core {
 }
 
 impl Core {
-    #[inline]
+    #[inline(always)]
     fn emit(&mut self, o: Outcome) {
         if self.record_outcomes {
             self.events.push(TimedEvent {
@@ -74,11 +74,13 @@ impl Core {
         }
     }
 
+    #[inline]
     fn schedule(&mut self, at: u64, job: Job) {
         self.seq += 1;
         self.agenda.push(Reverse((at, self.seq, job)));
     }
 
+    #[inline]
     fn next_time(&self) -> Option<u64> {
         self.agenda.peek().map(|Reverse((t, _, _))| *t)
     }
@@ -307,6 +309,7 @@ impl Sim {
     }
 
     /// Queues a user on a group's worker.
+    #[inline]
     fn enqueue(&mut self, g: GroupIdx, u: UserIdx, force: bool) {
         Workers::enqueue(
             &mut self.state,
@@ -320,6 +323,7 @@ impl Sim {
 }
 
 /// A live user, or `UnknownUser`.
+#[inline]
 fn live_user(st: &mut State, u: UserIdx) -> Result<&mut User, Rejection> {
     st.users
         .get_mut(u as usize)
@@ -328,12 +332,14 @@ fn live_user(st: &mut State, u: UserIdx) -> Result<&mut User, Rejection> {
 }
 
 /// A live group, or `UnknownGroup`.
+#[inline]
 fn live_group(st: &State, g: GroupIdx) -> Result<&Group, Rejection> {
     st.live_group(g)
         .ok_or(Rejection::new(CallError::UnknownGroup))
 }
 
 /// A SKU's subscription, or `UnknownSku`.
+#[inline]
 fn subscription(st: &mut State, sku: SkuIdx) -> Result<&mut Subscription, Rejection> {
     st.subscriptions
         .get_mut(sku as usize)

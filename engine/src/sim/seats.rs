@@ -29,6 +29,7 @@ pub(super) struct Seats {
 }
 
 /// (SKU, disabled set) of the user's applied paths, in path order (sorted by SKU).
+#[inline]
 fn applied_paths(st: &State, u: UserIdx) -> impl Iterator<Item = (SkuIdx, DisabledIdx)> + '_ {
     st.users[u as usize]
         .paths
@@ -54,6 +55,7 @@ fn families(cat: &Catalog, st: &State, applied: &[(SkuIdx, DisabledIdx)]) -> Pla
 
 impl Seats {
     /// Captures what a user has enabled and consumes before a step.
+    #[inline]
     pub(super) fn begin(st: &State, u: UserIdx) -> Snapshot {
         Snapshot {
             applied: applied_paths(st, u).collect(),
@@ -192,11 +194,13 @@ impl Seats {
 
 impl Sim {
     /// The before-image of a step (see [`Seats::finish`]).
+    #[inline]
     pub(super) fn begin(&self, u: UserIdx) -> Snapshot {
         Seats::begin(&self.state, u)
     }
 
     /// Settles a step begun with [`Sim::begin`].
+    #[inline]
     pub(super) fn finish(&mut self, u: UserIdx, snap: Snapshot) {
         let (cat, st) = (&self.catalog, &mut self.state);
         self.seats.finish(cat, st, &mut self.core, u, snap);

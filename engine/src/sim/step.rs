@@ -64,11 +64,11 @@ impl Sim {
         rule(&t, &s, &mut self.decision)
     }
 
-    /// Writes the last decision about user `u`: its paths (exact capacity: most users hold one
-    /// or two), R23 merges of disabled sets, the groups' path counts, the outcomes.
+    /// Writes the last decision about user `u` (once): its paths (exact capacity: most users
+    /// hold one or two), R23 merges of disabled sets, the groups' path counts, the outcomes.
     pub(super) fn write_decision(&mut self, u: UserIdx) {
         let d = &mut self.decision;
-        if !d.write {
+        if !std::mem::take(&mut d.write) {
             return;
         }
         let st = &mut self.state;
@@ -84,9 +84,13 @@ impl Sim {
             }
         }
         let paths = &mut st.users[u as usize].paths;
-        paths.clear();
-        paths.reserve_exact(d.paths.len());
-        paths.extend_from_slice(&d.paths);
+        if paths.len() == d.paths.len() {
+            paths.copy_from_slice(&d.paths);
+        } else {
+            paths.clear();
+            paths.reserve_exact(d.paths.len());
+            paths.extend_from_slice(&d.paths);
+        }
         for &(h, delta) in &d.group_paths {
             let g = &mut st.groups[h as usize];
             g.path_count = (g.path_count as i64 + delta) as u64;

@@ -36,6 +36,7 @@ impl Workers {
 
     /// Queues a user on a group's worker (SPEC 3, 10): FIFO, ready after the queue delay, not
     /// queued twice (a reprocess marks the queued item `force`).
+    #[inline]
     pub(super) fn enqueue(
         st: &mut State,
         core: &mut Core,
@@ -181,6 +182,7 @@ impl Workers {
 }
 
 /// Schedules the worker's job, unless one is scheduled already.
+#[inline]
 fn wake(st: &mut State, core: &mut Core, g: GroupIdx, at: u64) {
     let grp = &mut st.groups[g as usize];
     if !grp.wake_scheduled {
@@ -190,6 +192,7 @@ fn wake(st: &mut State, core: &mut Core, g: GroupIdx, at: u64) {
 }
 
 /// SKUs a group step for (user, group) touches, as a 64-bit mask (bit = sku % 64).
+#[inline]
 fn sku_mask(st: &State, g: GroupIdx, u: UserIdx) -> u64 {
     let mut m = 0u64;
     for (s, _) in &st.groups[g as usize].licenses {
