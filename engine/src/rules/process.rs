@@ -105,7 +105,7 @@ pub fn process(t: &Tenant, s: &Subject, focus: Focus, force: bool, d: &mut Decis
 }
 
 /// The groups a step involves and what it has to do for each.
-fn plan(t: &Tenant, s: &Subject, focus: Focus, todo: &mut Work) {
+fn plan(t: &Tenant, s: &Subject, focus: Focus, w: &mut Work) {
     let mut involved: SmallVec<[GroupIdx; 4]> = SmallVec::new();
     match focus {
         Focus::Group(g) => involved.push(g),
@@ -149,24 +149,24 @@ fn plan(t: &Tenant, s: &Subject, focus: Focus, todo: &mut Work) {
                 (true, PathState::Active) => {}
                 (true, PathState::Error) => batch.push(Cand::Retry { idx: i }),
                 (true, PathState::ActiveWithError) => {
-                    todo.reactivate.push(i);
-                    todo.changed |= f;
+                    w.reactivate.push(i);
+                    w.changed |= f;
                 }
                 (false, PathState::Active) => {
                     if f {
-                        todo.removals.push(i);
-                        todo.changed = true;
+                        w.removals.push(i);
+                        w.changed = true;
                     }
                 }
                 (false, PathState::Error) => {
                     if f {
-                        todo.drops.push(i);
-                        todo.changed = true;
+                        w.drops.push(i);
+                        w.changed = true;
                     }
                 }
                 (false, PathState::ActiveWithError) => {
-                    todo.removals.push(i);
-                    todo.changed |= f;
+                    w.removals.push(i);
+                    w.changed |= f;
                     // Retrying a blocked removal of a path the group wants with other disabled
                     // plans: its replacement is evaluated in the same step (no gap).
                     if !f && let Some((s, d)) = desired.iter().find(|(s, _)| *s == p.sku) {
@@ -191,12 +191,12 @@ fn plan(t: &Tenant, s: &Subject, focus: Focus, todo: &mut Work) {
                         group: h,
                         disabled: *d,
                     });
-                    todo.changed = true;
+                    w.changed = true;
                 }
             }
         }
         if !batch.is_empty() {
-            todo.batches.push((h, batch));
+            w.batches.push((h, batch));
         }
     }
 }
