@@ -63,6 +63,7 @@ pub struct PrepaidUnits {
 
 impl PrepaidUnits {
     /// Units that may be assigned (R02, R28).
+    #[inline]
     pub fn assignable(&self) -> u32 {
         self.enabled.saturating_add(self.warning)
     }
@@ -257,6 +258,7 @@ impl PathState {
         }
     }
     /// Whether the path consumes a seat and enables its plans.
+    #[inline]
     pub fn applied(self) -> bool {
         !matches!(self, PathState::Error)
     }

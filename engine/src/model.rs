@@ -5,7 +5,7 @@ use crate::catalog::{Catalog, PlanSet};
 use crate::event::{
     ErrorKind, GroupSource, Member, PathState, PrepaidUnits, ProcessingState, Source,
 };
-use crate::names::{HashCounts, NameIndex};
+use crate::names::NameIndex;
 use crate::rule::Rule;
 use crate::{GroupIdx, Loc, SkuIdx, UserIdx};
 use smallvec::SmallVec;
@@ -61,9 +61,11 @@ pub fn push_grow<T>(v: &mut Vec<T>, x: T) {
 }
 
 impl User {
+    #[inline]
     pub fn has_applied(&self, sku: SkuIdx) -> bool {
         self.paths.iter().any(|p| p.sku == sku && p.state.applied())
     }
+    #[inline]
     pub fn path_index(&self, sku: SkuIdx, source: Source) -> Option<usize> {
         self.paths
             .iter()
@@ -153,18 +155,8 @@ pub struct State {
     pub user_index: NameIndex,
     /// Live groups by name.
     pub group_index: NameIndex,
-    /// Live groups with a membership rule (R26), so that a new user or an attribute change
-    /// visits these and not every group.
-    pub dynamic_groups: BTreeSet<GroupIdx>,
-    /// Proxy address hash -> number of live users holding it (R18).
-    pub proxy_index: HashCounts,
-    /// The addresses of `proxy_index` held by more than one user: few, so an R18 check looks
-    /// here (cache-resident) and never walks the large index.
-    pub shared_addresses: BTreeSet<u64>,
     /// Whether user indices are in byte-wise name order (then index order is name order).
     pub names_in_index_order: bool,
-    /// (user, service family) pairs lost and not yet restored (for `ServiceRestored`).
-    pub lost: BTreeSet<(UserIdx, u16)>,
 }
 
 impl State {
@@ -239,9 +231,11 @@ impl State {
                 .collect(),
         )
     }
+    #[inline]
     pub fn live_user(&self, u: UserIdx) -> Option<&User> {
         self.users.get(u as usize).filter(|x| x.alive)
     }
+    #[inline]
     pub fn live_group(&self, g: GroupIdx) -> Option<&Group> {
         self.groups.get(g as usize).filter(|x| x.alive)
     }
@@ -267,10 +261,6 @@ impl State {
             .iter()
             .find(|(k, _)| *k == i)
             .map(|(_, v)| self.attribute_values[*v as usize].as_str())
-    }
-    /// The user's usage location for group paths (R10): its own, else the tenant default.
-    pub fn effective_location(&self, u: &User, default: Option<Loc>) -> Option<Loc> {
-        u.usage_location.or(default)
     }
     /// Members of a group in byte-wise id order (R12).
     pub fn members_in_name_order(&self, g: GroupIdx) -> Vec<UserIdx> {
