@@ -251,9 +251,8 @@ impl Ctx<'_> {
                 }
             }
             (_, ErrorKind::ProhibitedInUsageLocationViolation) => {
-                let loc = self
-                    .st
-                    .effective_location(u, self.sc.tenant.default_usage_location);
+                // R10: the user's usage location, else the tenant's default.
+                let loc = u.usage_location.or(self.sc.tenant.default_usage_location);
                 let plan = self
                     .cat
                     .prohibited_in(&plans, loc)
