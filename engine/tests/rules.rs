@@ -780,6 +780,99 @@ fn r22_reprocess_user_and_group() {
     assert_eq!(t.path(b, "ENTERPRISEPACK", Source::Group(g)), Some(ACTIVE));
 }
 
+#[test]
+fn r22_reprocess_group_covers_that_groups_paths_only() {
+    // SPEC 10: each member's step re-evaluates the reprocessed group's paths; another group's
+    // Error path of the same user waits for its own group.
+    let mut t = T::new();
+    t.units("ENTERPRISEPACK", 0);
+    t.units("EMS", 0);
+    let a = t.user("a");
+    let g = t.group("g", &[a]);
+    let h = t.group("h", &[a]);
+    t.group_lic(g, &["ENTERPRISEPACK"], &[]).unwrap();
+    t.group_lic(h, &["EMS"], &[]).unwrap();
+    t.settle();
+    let cv = Some(err(ErrorKind::CountViolation));
+    assert_eq!(t.path(a, "ENTERPRISEPACK", Source::Group(g)), cv);
+    assert_eq!(t.path(a, "EMS", Source::Group(h)), cv);
+    t.units("ENTERPRISEPACK", 5);
+    t.units("EMS", 5);
+    t.ok(Input::ReprocessGroup { group: g });
+    t.settle();
+    assert_eq!(t.path(a, "ENTERPRISEPACK", Source::Group(g)), Some(ACTIVE));
+    assert_eq!(
+        t.path(a, "EMS", Source::Group(h)),
+        cv,
+        "h's path waits for h"
+    );
+    t.ok(Input::ReprocessGroup { group: h });
+    t.settle();
+    assert_eq!(t.path(a, "EMS", Source::Group(h)), Some(ACTIVE));
+}
+
+#[test]
+fn r08_group_call_removing_an_unheld_sku_is_ignored_and_its_adds_apply() {
+    // SPEC 10: R08 checks only R15 synchronously; removing a SKU the group does not hold is
+    // ignored (no rejection), and the call's adds apply.
+    let mut t = T::new();
+    t.units("ENTERPRISEPACK", 5);
+    let a = t.user("a");
+    let g = t.group("g", &[a]);
+    t.group_lic(g, &["ENTERPRISEPACK"], &["STANDARDPACK"])
+        .expect("accepted");
+    t.settle();
+    assert_eq!(t.path(a, "ENTERPRISEPACK", Source::Group(g)), Some(ACTIVE));
+    // A call that only removes an unheld SKU leaves the licences unchanged: nothing is queued.
+    t.group_lic(g, &[], &["STANDARDPACK"]).expect("accepted");
+    assert_eq!(t.group_state(g), ProcessingState::ProcessingComplete);
+}
+
+#[test]
+fn r08_group_call_that_leaves_licences_unchanged_queues_no_member() {
+    let mut t = T::new();
+    t.units("ENTERPRISEPACK", 5);
+    let a = t.user("a");
+    let g = t.group("g", &[a]);
+    t.group_lic(g, &["ENTERPRISEPACK"], &[]).unwrap();
+    t.settle();
+    let before = t.sim.state().users[a as usize].paths.clone();
+    t.group_lic(g, &["ENTERPRISEPACK"], &[]).unwrap();
+    assert_eq!(t.group_state(g), ProcessingState::ProcessingComplete);
+    assert_eq!(t.sim.next_job_time(), None, "no member queued");
+    assert_eq!(t.sim.state().users[a as usize].paths, before);
+}
+
+#[test]
+fn r20_membership_and_direct_calls_naming_a_deleted_user_are_rejected() {
+    let mut t = T::new();
+    t.units("ENTERPRISEPACK", 5);
+    let a = t.user("a");
+    let b = t.user("b");
+    let g = t.group("g", &[]);
+    t.ok(Input::DeleteUser { user: b });
+    assert_eq!(
+        t.rejected(Input::AddMembers {
+            group: g,
+            members: vec![Member::User(b)]
+        }),
+        CallError::UnknownUser
+    );
+    let e3 = t.sku("ENTERPRISEPACK");
+    assert_eq!(
+        t.rejected(Input::AssignUserLicense {
+            user: b,
+            add: vec![LicenseSpec::new(e3)],
+            remove: vec![]
+        }),
+        CallError::UnknownUser
+    );
+    t.ok(Input::AddMembers {
+        group: g,
+        members: vec![Member::User(a)],
+    });
+}
+
 fn audio_setup(on_delete: OnGroupDelete) -> (T, UserIdx, GroupIdx) {
     let tenant = TenantConfig {
         on_group_delete: on_delete,

@@ -35,6 +35,22 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The index of the user with id `id` among those setup creates (the inverse of
+    /// [`Scenario::user_id`]); it stays that user's index after a plan step deletes it.
+    pub fn user_index(&self, id: &str) -> Option<u32> {
+        if let Some(i) = self.users.iter().position(|u| u.id == id) {
+            return Some(i as u32);
+        }
+        let mut base = self.users.len() as u64;
+        for p in &self.populations {
+            if let Some(i) = index_of_id(&p.id_pattern, p.count, id) {
+                return u32::try_from(base + i - 1).ok();
+            }
+            base += p.count;
+        }
+        None
+    }
+
     /// The id of the user a run creates `index`-th (setup creates the explicit users, then each
     /// population's in order; the plan creates none), without running anything.
     pub fn user_id(&self, index: u32) -> Option<String> {

@@ -925,3 +925,39 @@ fn same_seed_same_metrics_other_run_other_timeline() {
         serde_json::to_string(&b).unwrap()
     );
 }
+
+// ---- SPEC 10: steps naming a user that no longer exists -----------------------------------------
+
+const DELETE_THEN_ADD: &str = "[[groups]]\nid = \"h\"\nmembers = []\n\
+[[plan]]\naction = \"delete_user\"\nusers = [\"s02\"]\n\
+[[plan]]\naction = \"add_members\"\ngroup = \"h\"\nusers = [\"s01\", \"s02\", \"s03\"]\n";
+
+#[test]
+fn r20_add_members_naming_a_deleted_user_rejects_that_user_and_adds_the_others() {
+    let (m, sim) = run(DELETE_THEN_ADD);
+    let st = sim.state();
+    let h = st.group("h").unwrap();
+    let members: Vec<String> = st
+        .members_in_name_order(h)
+        .iter()
+        .map(|u| st.users[*u as usize].name.to_string())
+        .collect();
+    assert_eq!(members, ["s01", "s03"]);
+    assert_eq!(m.rejected_other.get("add_members: UnknownUser"), Some(&1));
+    assert!(!m.plan_stopped);
+    // With on_reject = "stop", the others are still added, then the plan stops.
+    let (m, sim) = run(&format!(
+        "{DELETE_THEN_ADD}on_reject = \"stop\"\n[[plan]]\naction = \"wait\"\nduration = \"1h\"\n"
+    ));
+    assert!(m.plan_stopped);
+    let st = sim.state();
+    assert_eq!(st.members_in_name_order(st.group("h").unwrap()).len(), 2);
+}
+
+#[test]
+fn r20_direct_calls_on_a_deleted_user_are_rejected_and_counted_the_others_proceed() {
+    let (m, _) = run("[[plan]]\naction = \"delete_user\"\nusers = [\"s02\"]\n\
+[[plan]]\naction = \"assign_direct\"\nusers = [\"s01\", \"s02\", \"s03\"]\nadd = [\"EMS\"]\n");
+    assert_eq!(m.rejected_calls.get("UnknownUser"), Some(&1));
+    assert_eq!(consumed(&m, "EMS"), 2);
+}

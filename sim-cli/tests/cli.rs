@@ -453,3 +453,24 @@ fn shards_merge_into_the_reports_of_one_run() {
     let (code, _, err) = licsim(&["run", &sc, "--shard", "3/3", "--out", d.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn inspect_names_a_deleted_user_by_its_id() {
+    let f = write_scenario(
+        "deleted.toml",
+        "[tenant]\nsubscriptions = { EMS = 5 }\n\
+[[populations]]\nname = \"staff\"\ncount = 3\nid_pattern = \"s{:02}\"\nusage_location = \"US\"\n\
+[[plan]]\naction = \"delete_user\"\nusers = [\"s02\"]\n\
+[[plan]]\naction = \"assign_direct\"\nusers = [\"s02\"]\nadd = [\"EMS\"]\n",
+    );
+    let log = tmp("deleted.simlog");
+    let (code, _, err) = licsim(&["record", &f, "--seed", "1", "-o", log.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = licsim(&["inspect", log.to_str().unwrap()]);
+    let call = out
+        .lines()
+        .find(|l| l.contains("input assign_user_license"))
+        .unwrap();
+    assert!(call.contains("user=s02"), "{call}");
+    assert!(!out.contains("#4294967295"), "{out}");
+}

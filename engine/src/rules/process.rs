@@ -87,7 +87,15 @@ pub fn process(t: &Tenant, s: &Subject, focus: Focus, force: bool, d: &mut Decis
         return StepResult::default();
     }
     let mut w = Work::default();
-    plan(t, s, focus, &mut w);
+    // R22: a reprocess of one group (a forced step) re-evaluates that group's paths only; it
+    // becomes an ordinary step (with R21 over every path in error) only when the group's
+    // intents for the user changed.
+    let reprocess = force && matches!(focus, Focus::Group(_));
+    plan(t, s, focus, reprocess, &mut w);
+    if reprocess && w.changed {
+        w = Work::default();
+        plan(t, s, focus, false, &mut w);
+    }
     let nothing = w.batches.is_empty()
         && w.removals.is_empty()
         && w.drops.is_empty()
@@ -104,8 +112,9 @@ pub fn process(t: &Tenant, s: &Subject, focus: Focus, force: bool, d: &mut Decis
     decide(t, s, &w, d)
 }
 
-/// The groups a step involves and what it has to do for each.
-fn plan(t: &Tenant, s: &Subject, focus: Focus, w: &mut Work) {
+/// The groups a step involves and what it has to do for each; `only_focus` leaves out other
+/// groups' paths in error (a reprocess of one group).
+fn plan(t: &Tenant, s: &Subject, focus: Focus, only_focus: bool, w: &mut Work) {
     let mut involved: SmallVec<[GroupIdx; 4]> = SmallVec::new();
     match focus {
         Focus::Group(g) => involved.push(g),
@@ -119,7 +128,9 @@ fn plan(t: &Tenant, s: &Subject, focus: Focus, w: &mut Work) {
         Focus::Retry => {}
     }
     for p in s.paths {
-        if let (Source::Group(h), true) = (p.source, p.state != PathState::Active) {
+        if let (Source::Group(h), true) = (p.source, p.state != PathState::Active)
+            && !only_focus
+        {
             involved.push(h);
         }
     }

@@ -91,16 +91,10 @@ impl Sim {
             return Err(Rejection::new(CallError::GroupNotSecurityEnabled));
         }
         let mut licenses = grp.licenses.clone();
+        // R08 (SPEC 10): removing a SKU the group does not hold is ignored; the adds apply.
         for s in remove {
             if (*s as usize) >= self.catalog.skus.len() {
                 return Err(Rejection::new(CallError::UnknownSku));
-            }
-            if !licenses.iter().any(|(x, _)| x == s) {
-                return Err(Rejection::with(
-                    CallError::LicenseNotAssigned,
-                    Some(*s),
-                    vec![],
-                ));
             }
             licenses.retain(|(x, _)| x != s);
         }

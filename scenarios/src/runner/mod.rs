@@ -214,8 +214,14 @@ impl Runner<'_> {
         self.sc.max_duration_ms
     }
 
+    /// A user by id: its index also after it was deleted (so the input names it and the engine
+    /// rejects it as `UnknownUser`), `NO_USER` for an id no run creates.
     fn user(&self, id: &str) -> UserIdx {
-        self.sim.state().user(id).unwrap_or(NO_USER)
+        self.sim
+            .state()
+            .user(id)
+            .or_else(|| self.sc.user_index(id))
+            .unwrap_or(NO_USER)
     }
 
     fn group(&self, id: &str) -> GroupIdx {

@@ -144,13 +144,26 @@ impl Runner<'_> {
     pub(super) fn user_wave(&mut self, n: u32, step: &Step, users: &[UserIdx]) -> bool {
         let inputs: Vec<Input> = match &step.action {
             Action::AddMembers { group, .. } | Action::RemoveMembers { group, .. } => {
+                // SPEC 10: a user that does not exist (deleted) is rejected on its own
+                // (UnknownUser, counted); the other users of the step proceed in one call.
                 let g = self.group(group);
-                let members = users.iter().map(|u| Member::User(*u)).collect();
-                vec![if matches!(step.action, Action::AddMembers { .. }) {
-                    Input::AddMembers { group: g, members }
-                } else {
-                    Input::RemoveMembers { group: g, members }
-                }]
+                let add = matches!(step.action, Action::AddMembers { .. });
+                let call = |members: Vec<Member>| {
+                    if add {
+                        Input::AddMembers { group: g, members }
+                    } else {
+                        Input::RemoveMembers { group: g, members }
+                    }
+                };
+                let st = self.sim.state();
+                let (live, gone): (Vec<UserIdx>, Vec<UserIdx>) =
+                    users.iter().partition(|u| st.live_user(**u).is_some());
+                let mut calls = Vec::new();
+                if !live.is_empty() || gone.is_empty() {
+                    calls.push(call(live.into_iter().map(Member::User).collect()));
+                }
+                calls.extend(gone.into_iter().map(|u| call(vec![Member::User(u)])));
+                calls
             }
             a => users
                 .iter()
