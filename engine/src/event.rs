@@ -169,6 +169,12 @@ pub enum Input {
     /// Run a directory sync cycle now (R27); cycles also run on the environment's interval.
     DirectorySync,
     Marker(Marker),
+    /// The tenant's baseline begins: until [`Input::BaselineEnd`] the service works with no
+    /// delay, latency or concurrency retry, so the baseline is built and processed before the
+    /// clock moves (the tenant as it stands before the plan).
+    BaselineStart,
+    /// The baseline is complete: the scenario's timing applies from here on.
+    BaselineEnd,
 }
 
 impl Input {
@@ -192,6 +198,8 @@ impl Input {
             Input::ReprocessGroup { .. } => "reprocess_group",
             Input::DirectorySync => "directory_sync",
             Input::Marker(_) => "marker",
+            Input::BaselineStart => "baseline_start",
+            Input::BaselineEnd => "baseline_end",
         }
     }
 }

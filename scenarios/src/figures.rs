@@ -82,6 +82,11 @@ pub enum WaveField {
 /// Which figure: the variants are declared in the order of their names.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub enum FigureId {
+    /// Calls of the baseline rejected, by "input: error".
+    BaselineRejectedCalls(String),
+    /// Users in error when the baseline was complete, by error kind.
+    BaselineUsersByKind(String),
+    BaselineUsersInError,
     Consumption {
         sku: String,
         field: SkuField,
@@ -130,6 +135,8 @@ impl FigureId {
     pub fn unit(&self) -> Unit {
         use FigureId::*;
         match self {
+            BaselineRejectedCalls(_) => Unit::Calls,
+            BaselineUsersByKind(_) | BaselineUsersInError => Unit::Users,
             Consumption { field, .. } => match field {
                 SkuField::PeakTimeMs => Unit::Ms,
                 _ => Unit::Licenses,
@@ -161,6 +168,9 @@ impl FigureId {
     pub fn meaning(&self) -> String {
         use FigureId::*;
         match self {
+            BaselineRejectedCalls(e) => format!("calls of the baseline (the tenant before the plan) rejected ({e})"),
+            BaselineUsersByKind(k) => format!("users in {k} in the baseline, before the plan"),
+            BaselineUsersInError => "users holding a path in error in the baseline, before the plan".into(),
             Consumption { sku, field } => match field {
                 SkuField::Assignable => format!("assignable units of {sku} (enabled + warning) at the end"),
                 SkuField::Final => format!("units of {sku} consumed at the end"),
@@ -215,6 +225,9 @@ impl fmt::Display for FigureId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use FigureId::*;
         match self {
+            BaselineRejectedCalls(e) => write!(f, "baseline.rejected_calls.{e}"),
+            BaselineUsersByKind(k) => write!(f, "baseline.users_by_kind.{k}"),
+            BaselineUsersInError => f.write_str("baseline.users_in_error"),
             Consumption { sku, field } => {
                 let x = match field {
                     SkuField::Assignable => "assignable",
@@ -400,6 +413,9 @@ mod tests {
     #[test]
     fn ids_order_like_their_names() {
         let ids = vec![
+            FigureId::BaselineRejectedCalls("assign_user_license: X".into()),
+            FigureId::BaselineUsersByKind("CountViolation".into()),
+            FigureId::BaselineUsersInError,
             FigureId::Consumption {
                 sku: "ENTERPRISEPACK".into(),
                 field: SkuField::Peak,

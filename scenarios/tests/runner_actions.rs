@@ -365,11 +365,13 @@ fn an_empty_plan_ends_at_time_zero() {
     assert_eq!(m.plan_duration_ms, 0);
     assert_eq!(m.end_time_ms, 0);
     assert!(!m.timed_out && !m.plan_stopped);
-    // Setup work after the plan: the plan took 0 ms, the run lasted until quiescence.
-    let (m, _) = run("[[groups]]\nid = \"h\"\nmembers = [\"amy\"]\nlicenses = [\"EMS\"]\n");
+    // The baseline's group licences are processed before the plan, with no delay: nothing is
+    // left to do after an empty plan.
+    let (m, sim) = run("[[groups]]\nid = \"h\"\nmembers = [\"amy\"]\nlicenses = [\"EMS\"]\n");
     assert_eq!(m.plan_duration_ms, 0);
-    assert_eq!(m.end_time_ms, 31_000);
+    assert_eq!(m.end_time_ms, 0);
     assert_eq!(m.failures.total, 0);
+    assert!(held(&sim, "amy", "h").contains(&"EMS".to_string()));
 }
 
 #[test]
@@ -570,13 +572,21 @@ fn setup_order_and_rejected_setup_calls() {
         "[[users]]\nid = \"nolocation\"\ndirect = [\"EMS\"]\n\
 [[groups]]\nid = \"h\"\nmembers = [\"amy\"]\nlicenses = [\"ENTERPRISEPACK\"]\n",
     );
+    // The baseline (SPEC 10, issue 9): subscriptions, users, groups, the groups' licences, then
+    // the direct licences (so an add-on on a group's prerequisite is valid), all at time 0.
     let kinds: Vec<&str> = r.inputs().iter().map(|(_, i)| i.kind()).collect();
     let first = |k: &str| kinds.iter().position(|x| *x == k).unwrap();
     let last = |k: &str| kinds.iter().rposition(|x| *x == k).unwrap();
+    assert_eq!(first("baseline_start"), 0);
     assert!(last("set_units") < first("create_user"));
-    assert!(last("create_user") < first("assign_user_license"));
-    assert!(last("assign_user_license") < first("create_group"));
+    assert!(last("create_user") < first("create_group"));
     assert!(last("create_group") < first("assign_group_license"));
+    assert!(last("assign_group_license") < first("assign_user_license"));
+    assert!(last("assign_user_license") < first("baseline_end"));
+    assert!(
+        first("baseline_end") < first("marker"),
+        "the plan starts after the baseline"
+    );
     assert!(r.inputs().iter().all(|(t, _)| *t == 0));
     // Explicit users first, then the population (ids from the pattern, 1-based).
     let created: Vec<String> = r
@@ -596,15 +606,36 @@ fn setup_order_and_rejected_setup_calls() {
         1,
         0,
     );
-    assert_eq!(m.rejected_calls.get("InvalidUsageLocation"), Some(&1));
-    // Processing of setup group licences is attributed to "setup".
+    // A rejected call of the baseline is the baseline's, not the plan's.
+    assert_eq!(
+        m.baseline
+            .rejected_calls
+            .get("assign_user_license: InvalidUsageLocation"),
+        Some(&1)
+    );
+    assert_eq!(m.rejected_calls_total, 0);
+    // A baseline in error is reported as such, and not as the plan's failures.
     let (m, _) = run(
         "[[groups]]\nid = \"h\"\nmembers = [\"population:staff\"]\nlicenses = [\"EMS\"]\n\
 [[plan]]\naction = \"set_units\"\nsku = \"EMS\"\nenabled = 5\n\
+[[plan]]\naction = \"reprocess_group\"\ngroup = \"h\"\n\
 [[plan]]\naction = \"wait\"\nduration = \"1h\"\n",
     );
-    assert_eq!(m.failures.by_wave.get("setup"), None);
-    assert_eq!(m.failures.by_wave.get("step 1"), Some(&15));
+    assert_eq!(m.baseline.users_in_error, 0, "100 units for 20 users");
+    assert_eq!(m.failures.total, 0, "held seats survive a cut in units");
+    let sc = parse_scenario(
+        "short.toml",
+        "[tenant]\nsubscriptions = { EMS = 5 }\n\
+[[populations]]\nname = \"staff\"\ncount = 20\nid_pattern = \"s{:02}\"\n\
+[[groups]]\nid = \"h\"\nmembers = [\"population:staff\"]\nlicenses = [\"EMS\"]\n",
+        None,
+    )
+    .unwrap();
+    let m = run_metrics(&sc, 1, 0);
+    assert_eq!(m.baseline.users_in_error, 15);
+    assert_eq!(m.baseline.users_by_kind.get("CountViolation"), Some(&15));
+    assert_eq!(m.failures.total, 0);
+    assert_eq!(m.users_in_error_end, 15);
 }
 
 #[test]

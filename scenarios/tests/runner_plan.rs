@@ -105,8 +105,15 @@ fn faults_apply_their_fraction_from_the_seeded_rng() {
         .unwrap_or(0);
     assert_eq!(conflicts, consumed(&m, "STANDARDPACK"));
     assert!(conflicts > 0 && conflicts < 20, "{conflicts}");
+    // Faults belong to the baseline: their rejected calls are the baseline's.
     let f = "[faults]\ndependent_direct = { population = \"staff\", sku = \"MCOMEETADV\", fraction = 1.0 }\n";
-    assert_eq!(run(f).rejected_calls.get("DependencyViolation"), Some(&20));
+    assert_eq!(
+        run(f)
+            .baseline
+            .rejected_calls
+            .get("assign_user_license: DependencyViolation"),
+        Some(&20)
+    );
     let f = "[faults]\nduplicate_proxy_address = { population = \"staff\", fraction = 0.2 }\n[[plan]]\naction = \"assign_group_license\"\ngroup = \"g\"\nadd = [\"ENTERPRISEPACK\"]\n";
     assert!(
         run(f)

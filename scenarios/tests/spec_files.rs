@@ -374,8 +374,15 @@ peak_units = { ENTERPRISEPACK = 1000 }
     assert_eq!(sc.plan.len(), 4);
     let m = run_metrics(&sc, 1, 0);
     assert!(m.events > 1000);
-    // alice's direct STANDARDPACK has no subscription: a rejected setup call.
-    assert!(m.rejected_calls_total >= 1);
+    // alice's direct STANDARDPACK has no subscription: a rejected call of the baseline.
+    assert!(
+        m.baseline
+            .rejected_calls
+            .get("assign_user_license: CountViolation")
+            .is_some_and(|n| *n >= 1),
+        "{:?}",
+        m.baseline
+    );
 }
 
 #[test]

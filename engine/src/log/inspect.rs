@@ -235,7 +235,7 @@ pub fn involved(e: &TimedEvent, names: &Names, cat: &Catalog) -> Involved {
                         units.enabled, units.warning, units.suspended, units.locked_out
                     );
                 }
-                Input::DirectorySync => {}
+                Input::DirectorySync | Input::BaselineStart | Input::BaselineEnd => {}
                 Input::Marker(m) => detail = format!("{m:?}"),
             }
         }

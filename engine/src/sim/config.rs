@@ -28,6 +28,23 @@ pub struct Environment {
     pub concurrency_ppm: u32,
 }
 
+impl Environment {
+    /// The service with no delay, latency or concurrency retry: how a baseline is built
+    /// (`Input::BaselineStart`), all of it at one instant. Draws nothing from the RNG.
+    pub fn instant() -> Environment {
+        Environment {
+            queue_delay_ms: 0,
+            processing_latency: Latency::Fixed { value_ms: 0 },
+            dynamic_evaluation_delay_ms: 0,
+            sync_interval_ms: 0,
+            sync_phase_ms: 0,
+            concurrency_window_ms: 0,
+            retry_delay_ms: 0,
+            concurrency_ppm: 0,
+        }
+    }
+}
+
 impl Default for Environment {
     fn default() -> Self {
         Environment {

@@ -98,6 +98,8 @@ pub struct Sim {
     seats: Seats,
     /// The rules' decision buffers, reused from step to step.
     decision: Decision,
+    /// The scenario's timing while the baseline is built with [`Environment::instant`].
+    baseline_env: Option<Environment>,
     /// Whether input events are copied into the event stream (off for lean benchmarks).
     pub record_inputs: bool,
     /// Whether outcome events are kept at all (off for lean benchmarks).
@@ -123,6 +125,7 @@ impl Sim {
             membership: Membership::default(),
             seats: Seats::default(),
             decision: Decision::default(),
+            baseline_env: None,
             record_inputs: true,
             record_outcomes: true,
         }
@@ -302,6 +305,25 @@ impl Sim {
             }
             Input::DirectorySync => {
                 self.sync();
+                Ok(())
+            }
+            Input::BaselineStart => {
+                if self.baseline_env.is_some() {
+                    return Err(Rejection::new(CallError::InvalidValue));
+                }
+                self.baseline_env = Some(self.config.environment);
+                self.config.environment = Environment::instant();
+                Ok(())
+            }
+            Input::BaselineEnd => {
+                let Some(env) = self.baseline_env.take() else {
+                    return Err(Rejection::new(CallError::InvalidValue));
+                };
+                // Everything the baseline queued is processed before the plan's clock starts.
+                while self.core.next_time().is_some() {
+                    self.run_next_job();
+                }
+                self.config.environment = env;
                 Ok(())
             }
             Input::Marker(_) => Ok(()),

@@ -11,6 +11,14 @@ impl RunMetrics {
     pub fn figures(&self) -> Vec<Figure> {
         let mut v: Vec<Figure> = Vec::with_capacity(32);
         let mut put = |id: FigureId, value: u64| v.push(Figure { id, value });
+        let b = &self.baseline;
+        for (k, n) in &b.rejected_calls {
+            put(FigureId::BaselineRejectedCalls(k.clone()), *n);
+        }
+        for (k, n) in &b.users_by_kind {
+            put(FigureId::BaselineUsersByKind(k.clone()), *n);
+        }
+        put(FigureId::BaselineUsersInError, b.users_in_error);
         for (sku, c) in &self.consumption {
             let f = |field| FigureId::Consumption {
                 sku: sku.clone(),

@@ -105,11 +105,26 @@ fn hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("{v:016x}"))
 }
 
+/// The tenant as the scenario describes it, at the end of its baseline (before the plan): a
+/// baseline in error is reported as such, not counted as the plan's failures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Baseline {
+    /// Users holding a path in error when the baseline was complete.
+    pub users_in_error: u64,
+    /// The same, by error kind (a user in two kinds counts in both).
+    pub users_by_kind: BTreeMap<String, u64>,
+    /// Calls of the baseline that were rejected, by "input: error" (direct licences of users
+    /// and populations, faults).
+    pub rejected_calls: BTreeMap<String, u64>,
+}
+
 /// Everything one run measured.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RunMetrics {
     pub seed: u64,
     pub run: u64,
+    pub baseline: Baseline,
+    /// What the plan did: paths that entered an error state after the baseline.
     pub failures: Failures,
     pub users_in_error_end: u64,
     /// Direct `assignLicense` calls rejected, by error.

@@ -75,6 +75,8 @@ pub struct MetricsObserver {
     plan_end_ms: Option<u64>,
     /// Rejected calls naming a user, kept when findings are wanted.
     rejected: Option<Vec<RejectedCall>>,
+    /// Between `Input::BaselineStart` and `BaselineEnd`.
+    in_baseline: bool,
 }
 
 fn push_point(tl: &mut Vec<(u64, u64)>, t: u64, v: u64) {
@@ -107,7 +109,7 @@ impl MetricsObserver {
                 run,
                 ..RunMetrics::default()
             },
-            positions: vec!["setup".into()],
+            positions: vec!["baseline".into()],
             pos: 0,
             last_input: "",
             last_user: None,
@@ -123,6 +125,7 @@ impl MetricsObserver {
             units_changed: None,
             plan_end_ms: None,
             rejected: None,
+            in_baseline: false,
         }
     }
 
@@ -170,6 +173,10 @@ impl MetricsObserver {
     }
 
     fn count_failure(&mut self, user: UserIdx, sku: SkuIdx, error: ErrorKind) {
+        if self.in_baseline {
+            // The baseline's errors are reported as its state at its end, not as failures.
+            return;
+        }
         let u = user as usize;
         if self.kinds_seen.len() <= u {
             self.kinds_seen.resize(u + 1, 0);
@@ -272,6 +279,24 @@ impl MetricsObserver {
         };
         if changed {
             self.shortfall(sku);
+        }
+    }
+
+    /// The baseline is complete: its users in error, by kind.
+    fn end_baseline(&mut self) {
+        self.in_baseline = false;
+        let b = &mut self.m.baseline;
+        for paths in &self.paths {
+            let mut kinds: u8 = 0;
+            for p in paths.iter().filter(|p| p.state != PathState::Active) {
+                if kinds & kind_bit(p.error) == 0 {
+                    kinds |= kind_bit(p.error);
+                    *b.users_by_kind
+                        .entry(p.error.as_str().to_string())
+                        .or_default() += 1;
+                }
+            }
+            b.users_in_error += u64::from(kinds != 0);
         }
     }
 
@@ -397,13 +422,22 @@ impl MetricsObserver {
                         });
                     }
                     Input::Marker(Marker::PlanEnd) => self.plan_end_ms = Some(t),
+                    Input::BaselineStart => self.in_baseline = true,
+                    Input::BaselineEnd => self.end_baseline(),
                     _ => {}
                 }
             }
             Event::Outcome(o) => match o {
                 Outcome::Rejected(r) => {
                     let err = r.error.as_str().to_string();
-                    if self.last_input == "assign_user_license" {
+                    if self.in_baseline {
+                        *self
+                            .m
+                            .baseline
+                            .rejected_calls
+                            .entry(format!("{}: {err}", self.last_input))
+                            .or_default() += 1;
+                    } else if self.last_input == "assign_user_license" {
                         *self.m.rejected_calls.entry(err).or_default() += 1;
                         self.m.rejected_calls_total += 1;
                     } else {
@@ -450,7 +484,10 @@ impl MetricsObserver {
                     s.final_ = c;
                     self.shortfall(*sku);
                 }
-                Outcome::ServiceLost { user, family } => self.service_lost(t, *user, *family),
+                // The baseline has no service to lose: users are given their licences there.
+                Outcome::ServiceLost { user, family } if !self.in_baseline => {
+                    self.service_lost(t, *user, *family)
+                }
                 Outcome::ServiceRestored { user, family } => {
                     self.close_outage(t, *user, *family, Close::Restored)
                 }

@@ -94,6 +94,12 @@ impl SweepReport {
     }
 
     fn md_errors(&self, o: &mut String) {
+        if let Some(b) = self.baseline_text() {
+            let _ = writeln!(
+                o,
+                "## The tenant before the plan\n\nThe baseline (the tenant as the scenario describes it, built and processed before step 1) is itself in error: {b}. These are not counted below as the plan's errors; findings say `since baseline` for them.\n"
+            );
+        }
         let _ = writeln!(o, "## License errors\n");
         if self.errors.is_empty() {
             let _ = writeln!(o, "No license assignment entered an error in any run.\n");
@@ -348,7 +354,7 @@ impl SweepReport {
         }
         let _ = writeln!(
             o,
-            "\n`setup` is the tenant as the scenario describes it, before step 1.\n"
+            "\n`baseline` is the tenant as the scenario describes it, built and processed before step 1.\n"
         );
     }
 

@@ -16,6 +16,35 @@ impl SweepReport {
         self.agg.figures.get(id).map_or(0, |t| t.nonzero())
     }
 
+    /// "12 users in error before the plan (CountViolation 12); 3 calls rejected (...)", when
+    /// the tenant as the scenario describes it is itself in error.
+    pub fn baseline_text(&self) -> Option<String> {
+        let b = &self.baseline;
+        let mut parts = Vec::new();
+        if b.users_in_error.max > 0 {
+            let kinds: Vec<String> = b
+                .users_by_kind
+                .iter()
+                .map(|(k, d)| format!("{k} {}", spread(d)))
+                .collect();
+            parts.push(format!(
+                "{} users in error before the plan ({})",
+                spread(&b.users_in_error),
+                kinds.join(", ")
+            ));
+        }
+        let rejected: Vec<String> = b
+            .rejected_calls
+            .iter()
+            .filter(|(_, d)| d.max > 0)
+            .map(|(k, d)| format!("{k} {}", spread(d)))
+            .collect();
+        if !rejected.is_empty() {
+            parts.push(format!("calls rejected: {}", rejected.join(", ")));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
     /// The lines of the summary for this scenario (name: value).
     fn summary_lines(&self) -> Vec<(String, String)> {
         let mut l: Vec<(String, String)> = Vec::new();
@@ -43,6 +72,9 @@ impl SweepReport {
                 }
             ),
         ));
+        if let Some(text) = self.baseline_text() {
+            l.push(("baseline".into(), text));
+        }
         if self.errors.is_empty() {
             l.push(("license errors".into(), "none".into()));
         }

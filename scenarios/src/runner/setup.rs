@@ -1,5 +1,4 @@
-//! Setup (SPEC 10): subscriptions, explicit users, populations, their direct licences, faults,
-//! then groups with their members and licences.
+//! The baseline (SPEC 10): the scenario's tenant, built and processed before the plan starts.
 
 use super::Runner;
 use crate::model::*;
@@ -7,8 +6,15 @@ use engine::dist;
 use engine::prelude::*;
 
 impl Runner<'_> {
+    /// The baseline (SPEC 10, issue 9): the tenant as it stands before the plan, built and
+    /// processed at time 0 with no delay or latency (`Input::BaselineStart` .. `BaselineEnd`),
+    /// in this order: subscriptions, users (explicit, then populations), groups with their
+    /// members, the groups' licences (processed), the users' direct licences (one R05 call per
+    /// user, in declaration order, so an add-on whose prerequisite comes from a group is
+    /// valid), the faults, then everything processed again.
     pub(super) fn setup(&mut self) {
         let sc = self.sc;
+        self.apply(Input::BaselineStart);
         for (sku, units) in &sc.tenant.subscriptions {
             self.apply(Input::SetUnits {
                 sku: *sku,
@@ -38,6 +44,25 @@ impl Runner<'_> {
             }
             self.populations.push(members);
         }
+        for g in &sc.groups {
+            self.create_group(g, true);
+        }
+        // Nested group members, once every group exists.
+        for g in &sc.groups {
+            self.add_nested(g);
+        }
+        for g in &sc.groups {
+            if !g.licenses.is_empty() {
+                let group = self.group(&g.id);
+                self.apply(Input::AssignGroupLicense {
+                    group,
+                    add: g.licenses.clone(),
+                    remove: vec![],
+                });
+            }
+        }
+        let now = self.now();
+        self.advance(now);
         for u in &sc.users {
             if !u.direct.is_empty() {
                 let user = self.user(&u.id);
@@ -64,23 +89,8 @@ impl Runner<'_> {
         for f in &sc.faults {
             self.fault(f);
         }
-        for g in &sc.groups {
-            self.create_group(g, true);
-        }
-        // Nested group members, once every group exists.
-        for g in &sc.groups {
-            self.add_nested(g);
-        }
-        for g in &sc.groups {
-            if !g.licenses.is_empty() {
-                let group = self.group(&g.id);
-                self.apply(Input::AssignGroupLicense {
-                    group,
-                    add: g.licenses.clone(),
-                    remove: vec![],
-                });
-            }
-        }
+        self.advance(now);
+        self.apply(Input::BaselineEnd);
     }
 
     pub(super) fn population_members(&self, name: &str) -> Vec<UserIdx> {

@@ -37,6 +37,16 @@ pub struct Assumptions {
     pub expectations_defaulted: bool,
 }
 
+/// The tenant before the plan (its baseline), when it is itself in error.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct BaselineSummary {
+    pub users_in_error: Distribution,
+    /// Users per error kind.
+    pub users_by_kind: BTreeMap<String, Distribution>,
+    /// Rejected calls of the baseline, by "input: error".
+    pub rejected_calls: BTreeMap<String, Distribution>,
+}
+
 /// Runs that failed for the same reasons.
 #[derive(Clone, Debug, Serialize)]
 pub struct FailureReason {
@@ -180,6 +190,7 @@ pub struct SweepReport {
     pub assumptions: Assumptions,
     /// The plan's steps, numbered from 1 as "step N" in the figures and findings.
     pub plan: Vec<String>,
+    pub baseline: BaselineSummary,
     pub failure_reasons: Vec<FailureReason>,
     pub errors: Vec<ErrorSummary>,
     pub users_failing: UsersFailing,
@@ -384,6 +395,21 @@ impl SweepReport {
                 })
                 .collect(),
         };
+        let mut baseline = BaselineSummary {
+            users_in_error: fig(&FigureId::BaselineUsersInError),
+            ..BaselineSummary::default()
+        };
+        for (id, d) in &figures {
+            match id {
+                FigureId::BaselineUsersByKind(k) => {
+                    baseline.users_by_kind.insert(k.clone(), d.clone());
+                }
+                FigureId::BaselineRejectedCalls(k) => {
+                    baseline.rejected_calls.insert(k.clone(), d.clone());
+                }
+                _ => {}
+            }
+        }
         let mut skus = Vec::new();
         for id in figures.keys() {
             let FigureId::Consumption {
@@ -491,6 +517,7 @@ impl SweepReport {
                 .iter()
                 .map(|s| crate::describe::step(&sc.catalog, s))
                 .collect(),
+            baseline,
             failure_reasons,
             errors,
             users_failing,
