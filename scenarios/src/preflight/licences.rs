@@ -1,9 +1,9 @@
 //! The licence checks of the pre-flight, run as the walk meets a licence change: a group's
-//! licences (R08, R15), seats (R02, R12, R11), mutually exclusive plans (R13), and plans a
-//! direct licence enables that the group licence replacing it does not (R04).
+//! licences (R08; R15 in `addons`), seats (R02, R12, R11) and mutually exclusive plans (R13).
+//! The users' own data is in `data`, what a change takes away in `losses`.
 
 use super::Certainty;
-use super::model::Lic;
+use super::model::{Fail, Lic};
 use super::walk::Walk;
 use crate::model::Action;
 use engine::catalog::PlanSet;
@@ -18,11 +18,11 @@ pub(super) enum Via {
 }
 
 impl Walk<'_> {
-    fn sku(&self, s: SkuIdx) -> &str {
+    pub(super) fn sku(&self, s: SkuIdx) -> &str {
         &self.m.cat.sku(s).part_number
     }
 
-    fn plans(&self, set: &PlanSet, sep: &str) -> String {
+    pub(super) fn plans(&self, set: &PlanSet, sep: &str) -> String {
         set.iter()
             .map(|p| self.m.cat.plan(p).name.as_str())
             .collect::<Vec<_>>()
@@ -36,14 +36,10 @@ impl Walk<'_> {
         }
     }
 
-    /// "; all or nothing (R11), ..." when group `g` has licences besides `sku`.
-    fn r11(&self, g: usize, sku: SkuIdx) -> String {
-        let others: Vec<&str> = self.m.groups[g]
-            .licences
-            .iter()
-            .filter(|(s, _)| *s != sku)
-            .map(|(s, _)| self.sku(*s))
-            .collect();
+    /// "; all or nothing (R11), ..." when the same change gives other licences of group `g`
+    /// (`siblings`; its licences applied before stay applied).
+    pub(super) fn r11(&self, g: usize, siblings: &[SkuIdx]) -> String {
+        let others: Vec<&str> = siblings.iter().map(|s| self.sku(*s)).collect();
         if others.is_empty() {
             String::new()
         } else {
@@ -116,29 +112,67 @@ impl Walk<'_> {
             .copied()
             .filter(|l| !before.contains(l))
             .collect();
-        if before.iter().any(|l| !after.contains(l)) {
-            self.service_gap(g, &members, &after);
+        let removed: Vec<SkuIdx> = before
+            .iter()
+            .map(|(s, _)| *s)
+            .filter(|s| !after.iter().any(|(x, _)| x == s))
+            .collect();
+        let before_plans: Vec<PlanSet> = if before.iter().any(|l| !after.contains(l)) {
+            members.iter().map(|u| self.m.plans(*u, None)).collect()
+        } else {
+            Vec::new()
+        };
+        // SKUs new to the group need seats (a re-assigned SKU keeps its seats).
+        let added: Vec<SkuIdx> = new
+            .iter()
+            .map(|(s, _)| *s)
+            .filter(|s| !before.iter().any(|(x, _)| x == s))
+            .collect();
+        let added_lics: Vec<Lic> = new
+            .iter()
+            .copied()
+            .filter(|(s, _)| added.contains(s))
+            .collect();
+        let failing = self.user_data(&added_lics, &members, Via::Group(g));
+        let getting: Vec<UserIdx> = members
+            .iter()
+            .copied()
+            .filter(|u| !failing.contains(u))
+            .collect();
+        for sku in &added {
+            let siblings: Vec<SkuIdx> = added.iter().copied().filter(|s| s != sku).collect();
+            self.seats(*sku, &getting, Via::Group(g), &siblings);
         }
-        for lic in &new {
-            if !before.iter().any(|(s, _)| *s == lic.0) {
-                let others: Vec<SkuIdx> = after
-                    .iter()
-                    .map(|(s, _)| *s)
-                    .filter(|s| *s != lic.0)
-                    .collect();
-                self.seats(lic.0, &members, Via::Group(g), &others);
+        if before == after {
+            return true; // unchanged: nothing is queued (SPEC 10)
+        }
+        let src = Source::Group(g as GroupIdx);
+        for u in &members {
+            for sku in &removed {
+                self.m.unfail(*u, *sku, src);
             }
         }
         let grp = &mut self.m.groups[g];
-        if grp.licences != after {
-            grp.changed_at = Some(self.m.time_ms);
-            grp.changed_step = self.at.step;
-            grp.processed_since = false;
-        }
-        grp.licences = after;
+        let waited = grp.processed_since;
+        grp.changed_at = Some(self.m.time_ms);
+        grp.changed_step = self.at.step;
+        grp.processed_since = false;
+        grp.licences = after.clone();
+        // R21: every member's path set changed; its errors are evaluated again.
+        self.m.retry(&members, None);
         for lic in &new {
-            self.exclusive(*lic, &members, Via::Group(g));
+            let siblings: Vec<SkuIdx> = added.iter().copied().filter(|s| *s != lic.0).collect();
+            self.exclusive(*lic, &members, Via::Group(g), &siblings);
             self.fewer_plans_than_direct(*lic, &members, g);
+        }
+        if !before_plans.is_empty() {
+            let gone: Vec<Lic> = before
+                .iter()
+                .copied()
+                .filter(|l| !after.contains(l))
+                .collect();
+            self.blocked_removals(g, &members, &before_plans, &gone);
+            self.service_gap(g, &members, &before_plans, &gone, waited);
         }
         true
     }
@@ -152,36 +186,60 @@ impl Walk<'_> {
             .filter(|u| !self.m.groups[g].members.contains(u))
             .collect();
         let new = self.m.by_name(new);
-        for lic in &licences {
-            let others: Vec<SkuIdx> = licences
-                .iter()
-                .map(|(s, _)| *s)
-                .filter(|s| *s != lic.0)
-                .collect();
-            self.seats(lic.0, &new, Via::Group(g), &others);
+        let skus: Vec<SkuIdx> = licences.iter().map(|(s, _)| *s).collect();
+        let failing = self.user_data(&licences, &new, Via::Group(g));
+        let getting: Vec<UserIdx> = new
+            .iter()
+            .copied()
+            .filter(|u| !failing.contains(u))
+            .collect();
+        for sku in &skus {
+            let siblings: Vec<SkuIdx> = skus.iter().copied().filter(|s| s != sku).collect();
+            self.seats(*sku, &getting, Via::Group(g), &siblings);
         }
         self.m.groups[g].members.extend(new.iter().copied());
+        self.m.retry(&new, None);
         for lic in &licences {
-            self.exclusive(*lic, &new, Via::Group(g));
+            let siblings: Vec<SkuIdx> = skus.iter().copied().filter(|s| *s != lic.0).collect();
+            self.exclusive(*lic, &new, Via::Group(g), &siblings);
             self.fewer_plans_than_direct(*lic, &new, g);
         }
     }
 
+    /// Members removed from a group: its paths go (R20), their errors are evaluated again.
+    pub(super) fn gone_members(&mut self, g: usize, users: &[UserIdx]) {
+        let users: Vec<UserIdx> = users
+            .iter()
+            .copied()
+            .filter(|u| self.m.groups[g].members.contains(u))
+            .collect();
+        let before: Vec<PlanSet> = users.iter().map(|u| self.m.plans(*u, None)).collect();
+        for u in &users {
+            self.m.groups[g].members.remove(u);
+            self.m.forget(*u, Some(Source::Group(g as GroupIdx)));
+        }
+        self.m.retry(&users, None);
+        let licences = self.m.groups[g].licences.clone();
+        self.blocked_removals(g, &users, &before, &licences);
+    }
+
     /// A direct `assignLicense` on each user (in the order given): seats and conflicts of what
     /// it adds, plans lost by what it removes; then the users' direct licences change (except
-    /// for the calls certain to be rejected).
+    /// for the calls certain to be rejected, R05).
     pub(super) fn direct_licences(
         &mut self,
         users: &[UserIdx],
         add: &[LicenseSpec],
         remove: &[SkuIdx],
     ) {
-        let mut rejected = vec![false; users.len()];
         let lics: Vec<Lic> = add.iter().map(|l| self.m.licence(l)).collect();
+        let failing = self.user_data(&lics, users, Via::Direct);
+        let mut rejected: Vec<bool> = users.iter().map(|u| failing.contains(u)).collect();
         for lic in &lics {
             let getting: Vec<UserIdx> = users
                 .iter()
                 .copied()
+                .filter(|u| !failing.contains(u))
                 .filter(|u| !self.m.direct(*u).iter().any(|(s, _)| *s == lic.0))
                 .collect();
             for u in self.seats(lic.0, &getting, Via::Direct, &[]) {
@@ -193,114 +251,24 @@ impl Walk<'_> {
         for sku in remove {
             self.direct_removal(users, *sku);
         }
+        let mut previous = Vec::new();
         for (i, u) in users.iter().enumerate() {
             if !rejected[i] {
+                previous.push((*u, self.m.direct(*u)));
                 self.m.set_direct(*u, &lics, remove);
             }
         }
-        let accepted: Vec<UserIdx> = users
-            .iter()
-            .zip(&rejected)
-            .filter(|(_, r)| !**r)
-            .map(|(u, _)| *u)
-            .collect();
+        let accepted: Vec<UserIdx> = previous.iter().map(|(u, _)| *u).collect();
+        let mut conflicting = Vec::new();
         for lic in &lics {
-            self.exclusive(*lic, &accepted, Via::Direct);
+            conflicting.extend(self.exclusive(*lic, &accepted, Via::Direct, &[]));
         }
-    }
-
-    /// R15: whether the group's licences after the call enable a dependent plan without a
-    /// prerequisite enabled by the same group (then the call is rejected; a finding says so).
-    fn r15(
-        &mut self,
-        g: usize,
-        before: &[Lic],
-        after: &[Lic],
-        remove: &[SkuIdx],
-        members: &[UserIdx],
-    ) -> bool {
-        let union = |lics: &[Lic]| {
-            let mut set = PlanSet::EMPTY;
-            for l in lics {
-                set.union_with(&self.m.enabled(*l));
+        for (u, old) in previous {
+            if conflicting.contains(&u) {
+                self.m.restore_direct(u, old);
             }
-            set
-        };
-        let plans = union(after);
-        let Some((dep, _)) = self.m.cat.missing_dependency(&plans, &plans) else {
-            return false;
-        };
-        let cat = self.m.cat;
-        let pre = cat.prerequisites_of(dep).copied().unwrap_or_default();
-        let dep_name = cat.plan(dep).name.clone();
-        let dep_sku = after
-            .iter()
-            .find(|l| self.m.enabled(**l).contains(dep))
-            .map_or(String::new(), |(s, _)| self.sku(*s).to_string());
-        let id = self.m.groups[g].id.clone();
-        let fix = if remove.is_empty()
-            || self
-                .m
-                .cat
-                .missing_dependency(&union(before), &union(before))
-                .is_some()
-        {
-            let mut providers: Vec<&str> = cat
-                .skus
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.plans.intersects(&pre))
-                .filter(|(i, _)| self.m.subs[*i].exists)
-                .map(|(_, s)| s.part_number.as_str())
-                .collect();
-            if providers.is_empty() {
-                providers = cat
-                    .skus
-                    .iter()
-                    .filter(|s| s.plans.intersects(&pre))
-                    .map(|s| s.part_number.as_str())
-                    .collect();
-            }
-            providers.truncate(3);
-            let e_g = providers.first().copied().unwrap_or("a licence with it");
-            format!(
-                "give group {id} a licence that enables {} in the same call, e.g. add = [\"{e_g}\", \"{dep_sku}\"]{}; a prerequisite the members hold directly or from another group does not count",
-                self.plans(&pre, " or "),
-                if providers.len() > 1 {
-                    format!(" (SKUs with it: {})", providers.join(", "))
-                } else {
-                    String::new()
-                }
-            )
-        } else {
-            let removed: Vec<&str> = remove.iter().map(|s| self.sku(*s)).collect();
-            format!(
-                "remove {dep_sku} from group {id} in the same call (remove = [\"{}\", \"{dep_sku}\"]), or keep {}",
-                removed.join("\", \""),
-                removed.join(", ")
-            )
-        };
-        let stop = self.stop_text();
-        let f = self.finding(
-            "dependent_without_prerequisite",
-            "R15",
-            "DependentServiceMissing",
-            format!(
-                "rejected at once (R15): \"The service {dep_name} requires {} to be enabled as well\": {what} needs {} from the same group, and no licence group {id} would have enables one; its licences stay as they were and its members get nothing from this call{stop}",
-                cat.plan(pre.iter().next().unwrap_or(dep)).name,
-                self.plans(&pre, " or "),
-                what = if dep_sku == dep_name {
-                    dep_name.clone()
-                } else {
-                    format!("{dep_name} (in {dep_sku})")
-                },
-            ),
-            members,
-            fix,
-            Certainty::Certain,
-        );
-        self.push(f);
-        true
+        }
+        self.m.retry(&accepted, None);
     }
 
     /// R02/R12: seats of `sku` for `users` newly meant to hold it (in the order the service
@@ -332,6 +300,15 @@ impl Walk<'_> {
             return Vec::new();
         }
         let fails: Vec<UserIdx> = new[new.len() - failing..].to_vec();
+        if let Via::Group(g) = via {
+            let src = Source::Group(g as GroupIdx);
+            for u in &fails {
+                self.m.fail(*u, sku, src, Fail::Count);
+                for s in others {
+                    self.m.fail(*u, *s, src, Fail::Other);
+                }
+            }
+        }
         let name = self.sku(sku).to_string();
         let approximate = matches!(via, Via::Group(g) if self.m.groups[g].approximate);
         let certainty = if approximate || self.m.faults_touch(&new, Some(sku)) {
@@ -345,21 +322,13 @@ impl Walk<'_> {
             ""
         };
         let (who, r11) = match via {
-            Via::Group(g) => {
-                let id = &self.m.groups[g].id;
-                let others: Vec<&str> = others.iter().map(|s| self.sku(*s)).collect();
-                (
-                    format!("their {name} path from group {id} is in error"),
-                    if others.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            "; all or nothing (R11), their other licences from {id} ({}) fail with Other",
-                            others.join(", ")
-                        )
-                    },
-                )
-            }
+            Via::Group(g) => (
+                format!(
+                    "their {name} path from group {} is in error",
+                    self.m.groups[g].id
+                ),
+                self.r11(g, others),
+            ),
             Via::Direct => (
                 "their assignLicense call is rejected".to_string(),
                 String::new(),
@@ -423,18 +392,25 @@ impl Walk<'_> {
 
     /// R13: users for whom `lic` (new to them, through `via`) enables a plan mutually exclusive
     /// with a different plan they are meant to hold through another SKU.
-    fn exclusive(&mut self, lic: Lic, users: &[UserIdx], via: Via) {
+    fn exclusive(
+        &mut self,
+        lic: Lic,
+        users: &[UserIdx],
+        via: Via,
+        siblings: &[SkuIdx],
+    ) -> Vec<UserIdx> {
         let enabled = self.m.enabled(lic);
         if !enabled.intersects(&self.m.cat.exclusive_any) {
-            return;
+            return Vec::new();
         }
+        let mut conflicting = Vec::new();
         // (plan, other plan, other SKU, its source) -> users
         let mut groups: BTreeMap<(PlanIdx, PlanIdx, SkuIdx, Source), Vec<UserIdx>> =
             BTreeMap::new();
         for &u in users {
             let others: Vec<(Lic, Source)> = self
                 .m
-                .intents(u)
+                .applied(u)
                 .into_iter()
                 .filter(|((s, _), _)| *s != lic.0)
                 .collect();
@@ -450,6 +426,14 @@ impl Walk<'_> {
                 continue;
             };
             groups.entry((x, y, *s2, *src)).or_default().push(u);
+            conflicting.push(u);
+            if let Via::Group(g) = via {
+                let me = Source::Group(g as GroupIdx);
+                self.m.fail(u, lic.0, me, Fail::Exclusive);
+                for s in siblings {
+                    self.m.fail(u, *s, me, Fail::Other);
+                }
+            }
         }
         for ((x, y, s2, src), affected) in groups {
             let cat = self.m.cat;
@@ -487,7 +471,7 @@ impl Walk<'_> {
                     format!(
                         "their {name} from group {} fails with MutuallyExclusiveViolation{}",
                         self.m.groups[g].id,
-                        self.r11(g, lic.0)
+                        self.r11(g, siblings)
                     ),
                     format!(
                         "remove {other} from group {} (or these users from it) before this step, or disable {xn} in the {name} of group {}",
@@ -498,7 +482,7 @@ impl Walk<'_> {
                     format!(
                         "their {name} from group {} fails with MutuallyExclusiveViolation until {other} is removed{}",
                         self.m.groups[g].id,
-                        self.r11(g, lic.0)
+                        self.r11(g, siblings)
                     ),
                     format!(
                         "remove their direct {other} after this step (remove_direct: their {name} is evaluated again at once, R21, without a gap; removing it before this step opens one), or disable {xn} in the {name} of group {}",
@@ -521,221 +505,6 @@ impl Walk<'_> {
             );
             self.push(f);
         }
-    }
-
-    /// The plans a user would lose if its direct `sku` went away now: those the direct licence
-    /// enables and no other licence does (by service family, as loss of service counts).
-    fn lost_without_direct(&self, u: UserIdx, sku: SkuIdx) -> PlanSet {
-        let intents = self.m.intents(u);
-        let Some((direct, _)) = intents
-            .iter()
-            .find(|((s, _), src)| *s == sku && *src == Source::Direct)
-        else {
-            return PlanSet::EMPTY;
-        };
-        let mut rest = PlanSet::EMPTY;
-        for (l, src) in &intents {
-            if !(l.0 == sku && *src == Source::Direct) {
-                rest.union_with(&self.m.enabled(*l));
-            }
-        }
-        let families = self.m.cat.families_of(&rest);
-        let mut lost = self.m.enabled(*direct).minus(&rest);
-        for p in lost.clone().iter() {
-            if families.contains(self.m.cat.plan(p).family) {
-                lost.remove(p);
-            }
-        }
-        lost
-    }
-
-    /// A group licence removed (or given with fewer plans) while members have nothing else
-    /// with some of its services: they lose them from this step on (SPEC 6, loss of service),
-    /// unless a dependent plan they keep blocks the removal (R16).
-    fn service_gap(&mut self, g: usize, members: &[UserIdx], after: &[Lic]) {
-        let cat = self.m.cat;
-        let mut affected = Vec::new();
-        let mut lost = PlanSet::EMPTY;
-        for &u in members {
-            let before = self.m.plans(u, None);
-            let now = self.m.plans(u, Some((g, after)));
-            if cat.missing_dependency(&now, &now).is_some() {
-                continue; // R16 keeps the path (ActiveWithError): no loss, another finding's job
-            }
-            let gone = cat.families_of(&before).minus(&cat.families_of(&now));
-            if !gone.is_empty() {
-                affected.push(u);
-                lost.union_with(&gone);
-            }
-        }
-        if affected.is_empty() {
-            return;
-        }
-        let mut names: Vec<&str> = lost
-            .iter()
-            .map(|f| cat.family_name(f))
-            .filter(|f| crate::figures::is_main_family(f))
-            .collect();
-        let others = lost.len() - names.len();
-        if names.is_empty() {
-            names.push("some plans");
-        }
-        let mut services = names.join(", ");
-        if others > 0 && names.len() < lost.len() {
-            services.push_str(&format!(" and {others} other plans"));
-        }
-        let id = self.m.groups[g].id.clone();
-        let removed: Vec<String> = self.m.groups[g]
-            .licences
-            .iter()
-            .filter(|l| !after.contains(l))
-            .map(|(s, _)| self.sku(*s).to_string())
-            .collect();
-        // A later step of the plan that gives the group a licence back.
-        let from = self.at.step.map_or(0, |n| n as usize);
-        let later = self.sc.plan[from..]
-            .iter()
-            .enumerate()
-            .find_map(|(k, s)| match &s.action {
-                Action::AssignGroupLicense { group, add, .. }
-                    if *group == id && !add.is_empty() =>
-                {
-                    Some((
-                        from + k + 1,
-                        add.iter()
-                            .map(|l| self.sku(l.sku).to_string())
-                            .collect::<Vec<_>>(),
-                    ))
-                }
-                _ => None,
-            });
-        let (until, fix) = match later {
-            Some((k, adds)) => (
-                format!(" until step {k} gives {} back", adds.join(", ")),
-                format!(
-                    "add {} and remove {} in one assign_group_license call (add = [\"{}\"], remove = [\"{}\"]): R19 swaps them for each user in one step, without a gap",
-                    adds.join(", "),
-                    removed.join(", "),
-                    adds.join("\", \""),
-                    removed.join("\", \"")
-                ),
-            ),
-            None => (
-                String::new(),
-                format!(
-                    "give these users a licence with {services} first (or add it in the same call as the removal, R19), or keep {}",
-                    removed.join(", ")
-                ),
-            ),
-        };
-        let certainty = if self.m.groups[g].processed_since && !self.m.groups[g].approximate {
-            Certainty::Certain
-        } else {
-            Certainty::Likely
-        };
-        let f = self.finding(
-            "service_gap",
-            "R19",
-            "ServiceLost",
-            format!(
-                "{} members of group {id} lose {services} from when the group processes them{until}: {} was their only licence with them",
-                affected.len(),
-                removed.join(", ")
-            ),
-            &affected,
-            fix,
-            certainty,
-        );
-        self.push(f);
-    }
-
-    /// R04 at a group step: members holding `lic`'s SKU directly with plans the group's licence
-    /// disables. Kept until the end: a later removal of the direct licence reports them at
-    /// that step (certain), otherwise the group step does (likely).
-    fn fewer_plans_than_direct(&mut self, lic: Lic, users: &[UserIdx], g: usize) {
-        if self.m.disabled_of(lic).is_empty() {
-            return;
-        }
-        let affected: Vec<(UserIdx, PlanSet)> = users
-            .iter()
-            .map(|u| (*u, self.lost_without_direct(*u, lic.0)))
-            .filter(|(_, lost)| !lost.is_empty())
-            .collect();
-        if affected.is_empty() {
-            return;
-        }
-        let mut lost = PlanSet::EMPTY;
-        for (_, l) in &affected {
-            lost.union_with(l);
-        }
-        let users: Vec<UserIdx> = affected.iter().map(|(u, _)| *u).collect();
-        let (name, id) = (self.sku(lic.0).to_string(), self.m.groups[g].id.clone());
-        let plans = self.plans(&lost, ", ");
-        let f = self.finding(
-            "fewer_plans_than_direct",
-            "R04",
-            "ServiceLost",
-            format!(
-                "members of group {id} hold {name} directly with {plans} enabled, which the group's {name} disables: once their direct licence is removed, they lose {plans} (a user has only what some licence enables)"
-            ),
-            &users,
-            format!("enable {plans} in the {name} of group {id} (take them out of its disabled_plans) and let it process before removing the direct licences; Microsoft's direct-to-group guidance: check that the group licence matches the direct one first"),
-            Certainty::Likely,
-        );
-        self.pending.push((f, users, lic.0));
-    }
-
-    /// R04 at a direct removal of `sku`: users who lose plans that only the direct licence
-    /// enabled although a group gives them the SKU.
-    pub(super) fn direct_removal(&mut self, users: &[UserIdx], sku: SkuIdx) {
-        // group id -> (users, plans lost)
-        let mut by_group: Vec<(usize, Vec<UserIdx>, PlanSet)> = Vec::new();
-        for &u in users {
-            let from_group = self
-                .m
-                .intents(u)
-                .into_iter()
-                .find_map(|((s, _), src)| match src {
-                    Source::Group(g) if s == sku => Some(g as usize),
-                    _ => None,
-                });
-            let Some(g) = from_group else { continue };
-            let lost = self.lost_without_direct(u, sku);
-            self.removed_direct.insert((u, sku));
-            if lost.is_empty() {
-                continue;
-            }
-            match by_group.iter_mut().find(|(x, _, _)| *x == g) {
-                Some((_, v, l)) => {
-                    v.push(u);
-                    l.union_with(&lost);
-                }
-                None => by_group.push((g, vec![u], lost)),
-            }
-        }
-        for (g, affected, lost) in by_group {
-            let (name, id) = (self.sku(sku).to_string(), self.m.groups[g].id.clone());
-            let plans = self.plans(&lost, ", ");
-            let certainty =
-                if self.m.faults_touch(&affected, Some(sku)) || self.m.groups[g].approximate {
-                    Certainty::Likely
-                } else {
-                    Certainty::Certain
-                };
-            let step = self.step_text();
-            let f = self.finding(
-                "fewer_plans_than_direct",
-                "R04",
-                "ServiceLost",
-                format!(
-                    "{} users lose {plans}: this step removes their direct {name}, and the {name} they keep from group {id} disables {plans} (a user has only what some licence enables)",
-                    affected.len()
-                ),
-                &affected,
-                format!("before {step}, enable {plans} in the {name} of group {id} (take them out of its disabled_plans) and wait_until_processed {id}; or keep the direct {name} for these users (Microsoft's direct-to-group guidance: the group licence must match before the direct one goes)"),
-                certainty,
-            );
-            self.push(f);
-        }
+        conflicting
     }
 }

@@ -4,23 +4,34 @@
 //! affected (a count and the first ids), the fix, and how certain it is.
 //!
 //! What is checked, step by step, against the tenant the setup of run 0 builds and the plan's
-//! intent from there (`model`):
-//! - a group licence that enables an add-on without its prerequisite in the same group (R15);
+//! intent from there (`model`; a path predicted in error holds no seat and enables nothing
+//! until R21 or a reprocess evaluates it again):
+//! - a group licence that enables an add-on without its prerequisite in the same group (R15),
+//!   or a group that is not security-enabled (R08);
 //! - a SKU the tenant has no subscription for at that point (R02, R12);
 //! - more users meant to hold a SKU than assignable units then (R12; R11 for the group's other
-//!   licences);
+//!   licences given in the same change);
 //! - a licence that cannot be enabled beside one the users already have (R13);
+//! - a usage location where a plan is not allowed (R17, with the tenant default for group
+//!   licences, R10) and proxy addresses held by two users (R18), as run 0's faults left them;
+//! - a group-driven removal blocked by a dependent plan (R16);
 //! - `delete_group` on a group that still has licences, or whose removal is still processing
 //!   (R23);
-//! - a group licence with fewer enabled plans than the direct licence it replaces, so that
-//!   removing the direct one loses plans (R04);
-//! - a plan whose waits and waves cannot fit in `max_duration` (SPEC 3, 10);
+//! - a group licence removed while members have nothing else with its services (a gap, R19),
+//!   and a group licence with fewer enabled plans than the direct licence it replaces (R04);
+//! - a plan whose waits and waves cannot fit in `max_duration`, or in `[expect] max_duration`;
 //! - direct licences the setup itself cannot assign.
 //!
-//! Files: `model` (the projected tenant), `licences` (the licence checks), `walk` (the plan,
-//! step by step, with time and group deletion), `render` (text and JSON).
+//! Files: `model` (the projected tenant and its predicted errors), `licences` (what a licence
+//! change cannot give: R08, R12, R13), `addons` (R15), `data` (the users' locations and proxy
+//! addresses: R17, R18), `losses` (what a change takes away: R16, R19 gaps, R04), `walk` (the
+//! plan step by step, group deletion, time, the setup's direct licences), `render` (text and
+//! JSON).
 
+mod addons;
+mod data;
 mod licences;
+mod losses;
 mod model;
 mod render;
 mod walk;

@@ -36,6 +36,21 @@ pub(super) struct GroupModel {
     pub processed_since: bool,
 }
 
+/// Why a path is predicted in error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Fail {
+    /// CountViolation (R12): no unit was free.
+    Count,
+    /// MutuallyExclusiveViolation (R13).
+    Exclusive,
+    /// ProhibitedInUsageLocationViolation (R17).
+    Location,
+    /// UniquenessViolation (R18).
+    Proxy,
+    /// `Other` (R11): another licence of the same group failed for the user.
+    Other,
+}
+
 /// One subscription as the plan leaves it.
 #[derive(Clone, Copy, Default)]
 pub(super) struct Sub {
@@ -64,8 +79,13 @@ pub(super) struct Model<'a> {
     attributes: BTreeMap<(UserIdx, String), Option<String>>,
     /// Usage locations the plan set.
     locations: BTreeMap<UserIdx, Option<Loc>>,
+    /// Users whose proxy addresses the plan set.
+    proxies_set: BTreeSet<UserIdx>,
     pub groups: Vec<GroupModel>,
     pub subs: Vec<Sub>,
+    /// Paths predicted in error: (user, SKU, source) -> why. They hold no seat and enable no
+    /// plan until evaluated again (`retry`).
+    failed: BTreeMap<(UserIdx, SkuIdx, Source), Fail>,
     /// Disabled-plan sets: the setup's, then those the plan names.
     disabled: Vec<PlanSet>,
     /// Least simulated time the plan has taken so far (waits and waves).
@@ -109,6 +129,8 @@ impl<'a> Model<'a> {
             direct_changed: BTreeMap::new(),
             attributes: BTreeMap::new(),
             locations: BTreeMap::new(),
+            proxies_set: BTreeSet::new(),
+            failed: BTreeMap::new(),
             groups,
             subs,
             disabled: st.disabled_sets.clone(),
@@ -142,12 +164,38 @@ impl<'a> Model<'a> {
             .collect()
     }
 
-    /// Whether the user has a usage location of its own (R06).
-    pub fn has_location(&self, u: UserIdx) -> bool {
+    /// The user's own usage location (R06).
+    pub fn location(&self, u: UserIdx) -> Option<Loc> {
         match self.locations.get(&u) {
-            Some(l) => l.is_some(),
-            None => self.st.users[u as usize].usage_location.is_some(),
+            Some(l) => *l,
+            None => self.st.users[u as usize].usage_location,
         }
+    }
+
+    pub fn has_location(&self, u: UserIdx) -> bool {
+        self.location(u).is_some()
+    }
+
+    /// Whether another user holds one of the user's proxy addresses (R18), as the setup left
+    /// them; a user whose addresses the plan set counts as fixed.
+    pub fn proxy_shared(&self, u: UserIdx) -> bool {
+        if self.proxies_set.contains(&u) {
+            return false;
+        }
+        let shared = &self.st.shared_addresses;
+        let user = &self.st.users[u as usize];
+        !shared.is_empty()
+            && (0..user.proxy_addresses.len().max(1)).any(|i| {
+                let h = match user.proxy_addresses.get(i) {
+                    Some(a) => engine::hash::hash_address(a),
+                    None => user.primary_hash,
+                };
+                shared.contains(&h)
+            })
+    }
+
+    pub fn set_proxies(&mut self, users: &[UserIdx]) {
+        self.proxies_set.extend(users.iter().copied());
     }
 
     pub fn set_location(&mut self, users: &[UserIdx], location: Option<Loc>) {
@@ -231,6 +279,7 @@ impl<'a> Model<'a> {
 
     pub fn delete_users(&mut self, users: &[UserIdx]) {
         for u in users {
+            self.forget(*u, None);
             self.deleted.insert(*u);
             self.direct_changed.insert(*u, Vec::new());
             for g in &mut self.groups {
@@ -314,7 +363,13 @@ impl<'a> Model<'a> {
         self.direct_changed.insert(u, v);
     }
 
-    /// Every licence the user is meant to hold: direct, then each live group's, by group index.
+    /// Puts back a user's direct licences (a call predicted to be rejected).
+    pub fn restore_direct(&mut self, u: UserIdx, licences: Vec<Lic>) {
+        self.direct_changed.insert(u, licences);
+    }
+
+    /// Every licence the user is meant to hold (its intent, in error or not): direct, then
+    /// each live group's, by group index.
     pub fn intents(&self, u: UserIdx) -> Vec<(Lic, Source)> {
         let mut v: Vec<(Lic, Source)> = self
             .direct(u)
@@ -333,11 +388,19 @@ impl<'a> Model<'a> {
         v
     }
 
-    /// The plans the user is meant to have, with group `g`'s licences replaced by `licences`
-    /// when given (R04: the union of every licence's enabled plans).
+    /// The licences the user is meant to hold and that no check predicts in error: those that
+    /// consume a seat and enable plans.
+    pub fn applied(&self, u: UserIdx) -> Vec<(Lic, Source)> {
+        let mut v = self.intents(u);
+        v.retain(|((s, _), src)| !self.failed.contains_key(&(u, *s, *src)));
+        v
+    }
+
+    /// The plans the user has (applied licences), with group `g`'s licences replaced by
+    /// `licences` when given (R04: the union of every licence's enabled plans).
     pub fn plans(&self, u: UserIdx, replace: Option<(usize, &[Lic])>) -> PlanSet {
         let mut set = PlanSet::EMPTY;
-        for (l, src) in self.intents(u) {
+        for (l, src) in self.applied(u) {
             if let (Some((g, _)), Source::Group(h)) = (replace, src)
                 && h as usize == g
             {
@@ -345,15 +408,19 @@ impl<'a> Model<'a> {
             }
             set.union_with(&self.enabled(l));
         }
-        if let Some((_, lics)) = replace {
+        if let Some((g, lics)) = replace {
             for l in lics {
-                set.union_with(&self.enabled(*l));
+                let src = Source::Group(g as GroupIdx);
+                if !self.failed.contains_key(&(u, l.0, src)) {
+                    set.union_with(&self.enabled(*l));
+                }
             }
         }
         set
     }
 
-    /// Users meant to hold `sku` now, as a bitmap by user index, and their number.
+    /// Users consuming `sku` now (an applied licence of it), as a bitmap by user index, and
+    /// their number (R03: one seat however many paths).
     pub fn holders(&self, sku: SkuIdx) -> (Vec<bool>, u64) {
         let mut bits = vec![false; self.st.users.len()];
         for (u, user) in self.st.users.iter().enumerate() {
@@ -363,15 +430,116 @@ impl<'a> Model<'a> {
             }
             bits[u as usize] = self.direct(u).iter().any(|(s, _)| *s == sku);
         }
-        for g in &self.groups {
-            if g.alive && g.licences.iter().any(|(s, _)| *s == sku) {
-                for u in &g.members {
-                    bits[*u as usize] = true;
+        for (g, grp) in self.groups.iter().enumerate() {
+            if grp.alive && grp.licences.iter().any(|(s, _)| *s == sku) {
+                let src = Source::Group(g as GroupIdx);
+                for u in &grp.members {
+                    if !self.failed.contains_key(&(*u, sku, src)) {
+                        bits[*u as usize] = true;
+                    }
                 }
             }
         }
         let n = bits.iter().filter(|b| **b).count() as u64;
         (bits, n)
+    }
+
+    // ---- predicted errors --------------------------------------------------------------------
+
+    /// Predicts a path in error (`Other` does not replace a path's own error, R11).
+    pub fn fail(&mut self, u: UserIdx, sku: SkuIdx, src: Source, why: Fail) {
+        if why == Fail::Other {
+            self.failed.entry((u, sku, src)).or_insert(why);
+        } else {
+            self.failed.insert((u, sku, src), why);
+        }
+    }
+
+    /// Forgets the predicted error of one path (it is gone).
+    pub fn unfail(&mut self, u: UserIdx, sku: SkuIdx, src: Source) {
+        self.failed.remove(&(u, sku, src));
+    }
+
+    /// Forgets the predicted errors of a user's paths from `src` (the paths are gone).
+    pub fn forget(&mut self, u: UserIdx, src: Option<Source>) {
+        let keys: Vec<(UserIdx, SkuIdx, Source)> = self
+            .failed
+            .range((u, 0, Source::Direct)..=(u, SkuIdx::MAX, Source::Group(GroupIdx::MAX)))
+            .map(|(k, _)| *k)
+            .filter(|(_, _, s)| src.is_none_or(|x| x == *s))
+            .collect();
+        for k in keys {
+            self.failed.remove(&k);
+        }
+    }
+
+    /// Evaluates the users' paths in error again, in id order (R21 when their own path set
+    /// changed, R22 for a reprocess; `only`: just the paths from that source): a
+    /// CountViolation heals if a unit is free now, a MutuallyExclusiveViolation if the other
+    /// plan is gone, and `Other` with the last error of its group (R11).
+    pub fn retry(&mut self, users: &[UserIdx], only: Option<Source>) {
+        let mut counts: BTreeMap<SkuIdx, u64> = BTreeMap::new();
+        for &u in users {
+            let entries: Vec<((UserIdx, SkuIdx, Source), Fail)> = self
+                .failed
+                .range((u, 0, Source::Direct)..=(u, SkuIdx::MAX, Source::Group(GroupIdx::MAX)))
+                .filter(|((_, _, s), _)| only.is_none_or(|x| x == *s))
+                .map(|(k, v)| (*k, *v))
+                .collect();
+            for ((_, sku, src), why) in &entries {
+                let lic = || {
+                    self.intents(u)
+                        .into_iter()
+                        .find(|((s, _), x)| s == sku && x == src)
+                        .map(|(l, _)| self.enabled(l))
+                        .unwrap_or_default()
+                };
+                let healed = match why {
+                    Fail::Other => false,
+                    Fail::Location => {
+                        let loc = match src {
+                            Source::Direct => self.location(u),
+                            Source::Group(_) => {
+                                self.location(u).or(self.sc.tenant.default_usage_location)
+                            }
+                        };
+                        self.cat.prohibited_in(&lic(), loc).is_none()
+                    }
+                    Fail::Proxy => !self.proxy_shared(u),
+                    Fail::Count => {
+                        let c = match counts.get(sku) {
+                            Some(c) => *c,
+                            None => self.holders(*sku).1,
+                        };
+                        let free = c < self.subs[*sku as usize].assignable();
+                        counts.insert(*sku, c + u64::from(free));
+                        free
+                    }
+                    Fail::Exclusive => {
+                        let mut others = PlanSet::EMPTY;
+                        for ((s, d), _) in self.applied(u) {
+                            if s != *sku {
+                                others.union_with(&self.enabled((s, d)));
+                            }
+                        }
+                        self.cat.exclusive_conflict(&lic(), &others).is_none()
+                    }
+                };
+                if healed {
+                    self.failed.remove(&(u, *sku, *src));
+                }
+            }
+            // R11: the group's other licences apply once none of its paths is in error.
+            for (_, _, src) in entries.iter().map(|(k, _)| *k) {
+                let blocked = self
+                    .failed
+                    .iter()
+                    .any(|((x, _, s), why)| *x == u && *s == src && *why != Fail::Other);
+                if !blocked {
+                    self.forget(u, Some(src));
+                }
+            }
+        }
     }
 
     // ---- groups ------------------------------------------------------------------------------

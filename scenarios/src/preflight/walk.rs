@@ -351,6 +351,14 @@ impl<'a> Walk<'a> {
                     self.m.time_ms = t.min(limit);
                 }
             }
+            Action::ReprocessGroup { group } => {
+                if let Some(g) = self.m.group(group) {
+                    let members = self
+                        .m
+                        .by_name(self.m.groups[g].members.iter().copied().collect());
+                    self.m.retry(&members, Some(Source::Group(g as GroupIdx)));
+                }
+            }
             Action::WaitUntilProcessed { group } => {
                 for g in &mut self.m.groups {
                     if group.as_deref().is_none_or(|id| id == g.id) {
@@ -390,12 +398,12 @@ impl<'a> Walk<'a> {
                 if let Some(g) = self.m.group(group)
                     && self.m.groups[g].rule.is_none()
                 {
-                    for u in users {
-                        self.m.groups[g].members.remove(u);
-                    }
+                    self.gone_members(g, users);
                 }
             }
+            Action::ReprocessUser { .. } => self.m.retry(users, None),
             Action::SetUsageLocation { location, .. } => self.m.set_location(users, *location),
+            Action::SetProxyAddresses { .. } => self.m.set_proxies(users),
             Action::SetAttribute {
                 attribute, value, ..
             } => self.m.set_attribute(users, attribute, value.as_deref()),
@@ -461,6 +469,8 @@ impl<'a> Walk<'a> {
             return;
         }
         self.m.groups[g].alive = false;
+        // Its members' path sets change (R20): their errors are evaluated again.
+        self.m.retry(&members, None);
     }
 
     /// `[expect] max_duration` below the least time of the plan: every run fails it.
