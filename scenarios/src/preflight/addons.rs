@@ -45,13 +45,30 @@ impl Walk<'_> {
                 .missing_dependency(&union(before), &union(before))
                 .is_some()
         {
-            let mut providers: Vec<&str> = cat
+            // SKUs with a prerequisite: those the members already hold first, then those the
+            // tenant has a subscription for.
+            let held = |sku: usize| {
+                members
+                    .iter()
+                    .filter(|u| {
+                        self.m
+                            .intents(**u)
+                            .iter()
+                            .any(|((s, _), _)| *s as usize == sku)
+                    })
+                    .count()
+            };
+            let mut ranked: Vec<(usize, usize)> = cat
                 .skus
                 .iter()
                 .enumerate()
-                .filter(|(_, s)| s.plans.intersects(&pre))
-                .filter(|(i, _)| self.m.subs[*i].exists)
-                .map(|(_, s)| s.part_number.as_str())
+                .filter(|(i, s)| s.plans.intersects(&pre) && self.m.subs[*i].exists)
+                .map(|(i, _)| (i, held(i)))
+                .collect();
+            ranked.sort_by_key(|(i, n)| (std::cmp::Reverse(*n), *i));
+            let mut providers: Vec<&str> = ranked
+                .iter()
+                .map(|(i, _)| cat.skus[*i].part_number.as_str())
                 .collect();
             if providers.is_empty() {
                 providers = cat

@@ -56,9 +56,9 @@ impl Walk<'_> {
                 let plan = cat.plan(p).name.clone();
                 let loc = loc_str(l);
                 let whose = if defaulted {
-                    format!("have no usage location, so the tenant's default {loc} applies (R10)")
+                    format!("without a usage location, so the tenant's default {loc} applies (R10)")
                 } else {
-                    format!("have usage location {loc}")
+                    format!("with usage location {loc}")
                 };
                 let f = self.data_finding(
                     &who,
@@ -95,7 +95,7 @@ impl Walk<'_> {
                     "shared_proxy_address",
                     "R18",
                     "UniquenessViolation",
-                    format!("hold a proxy address another user also holds, and {name} gives them a mailbox ({mailbox}): \"Proxy address is already being used\""),
+                    format!("with a proxy address another user also holds, and {name} gives them a mailbox ({mailbox}): \"Proxy address is already being used\""),
                     format!(
                         "make their proxy addresses unique (set_proxy_addresses; licsim run's findings name who shares with whom){}",
                         self.then(via)
@@ -169,7 +169,7 @@ impl Walk<'_> {
             check,
             rule,
             error,
-            format!("{about}{} users {what}: {fails}", users.len()),
+            format!("{about}{} {what}: {fails}", super::users(users.len())),
             users,
             fix,
             certainty,

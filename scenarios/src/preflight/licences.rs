@@ -1,6 +1,7 @@
-//! The licence checks of the pre-flight, run as the walk meets a licence change: a group's
-//! licences (R08; R15 in `addons`), seats (R02, R12, R11) and mutually exclusive plans (R13).
-//! The users' own data is in `data`, what a change takes away in `losses`.
+//! Licence changes and their checks: a group's licences (R08 here, R15 in `addons`; its
+//! members see the change when `process` runs), direct calls, seats (R02, R12, R11) and
+//! mutually exclusive plans (R13). The users' own data is in `data`, what a change takes away
+//! in `losses`.
 
 use super::Certainty;
 use super::model::{Fail, Lic};
@@ -63,8 +64,8 @@ impl Walk<'_> {
     }
 
     /// Changes a group's licences as `assign_group_license` does (removals, then additions
-    /// replacing the same SKU), after the checks that reject the call (R08, R15) and those that
-    /// predict failures for its members (R12, R13, R04). Returns whether the call is accepted.
+    /// replacing the same SKU) unless the call is rejected at once (R08, R15). Returns whether
+    /// it is accepted.
     pub(super) fn group_licences(
         &mut self,
         g: usize,
@@ -107,120 +108,38 @@ impl Walk<'_> {
         if self.r15(g, &before, &after, remove, &members) {
             return false;
         }
-        let new: Vec<Lic> = after
-            .iter()
-            .copied()
-            .filter(|l| !before.contains(l))
-            .collect();
-        let removed: Vec<SkuIdx> = before
-            .iter()
-            .map(|(s, _)| *s)
-            .filter(|s| !after.iter().any(|(x, _)| x == s))
-            .collect();
-        let before_plans: Vec<PlanSet> = if before.iter().any(|l| !after.contains(l)) {
-            members.iter().map(|u| self.m.plans(*u, None)).collect()
-        } else {
-            Vec::new()
-        };
-        // SKUs new to the group need seats (a re-assigned SKU keeps its seats).
-        let added: Vec<SkuIdx> = new
-            .iter()
-            .map(|(s, _)| *s)
-            .filter(|s| !before.iter().any(|(x, _)| x == s))
-            .collect();
-        let added_lics: Vec<Lic> = new
-            .iter()
-            .copied()
-            .filter(|(s, _)| added.contains(s))
-            .collect();
-        let failing = self.user_data(&added_lics, &members, Via::Group(g));
-        let getting: Vec<UserIdx> = members
-            .iter()
-            .copied()
-            .filter(|u| !failing.contains(u))
-            .collect();
-        for sku in &added {
-            let siblings: Vec<SkuIdx> = added.iter().copied().filter(|s| s != sku).collect();
-            self.seats(*sku, &getting, Via::Group(g), &siblings);
-        }
-        if before == after {
-            return true; // unchanged: nothing is queued (SPEC 10)
-        }
-        let src = Source::Group(g as GroupIdx);
-        for u in &members {
-            for sku in &removed {
-                self.m.unfail(*u, *sku, src);
+        if before != after {
+            // Accepted: the members see it when the group processes them (`process`).
+            for (sku, _) in after.iter().filter(|l| !before.contains(l)) {
+                self.m.groups[g].added_by.insert(*sku, self.at.clone());
             }
-        }
-        let grp = &mut self.m.groups[g];
-        let waited = grp.processed_since;
-        grp.changed_at = Some(self.m.time_ms);
-        grp.changed_step = self.at.step;
-        grp.processed_since = false;
-        grp.licences = after.clone();
-        // R21: every member's path set changed; its errors are evaluated again.
-        self.m.retry(&members, None);
-        for lic in &new {
-            let siblings: Vec<SkuIdx> = added.iter().copied().filter(|s| *s != lic.0).collect();
-            self.exclusive(*lic, &members, Via::Group(g), &siblings);
-            self.fewer_plans_than_direct(*lic, &members, g);
-        }
-        if !before_plans.is_empty() {
-            let gone: Vec<Lic> = before
-                .iter()
-                .copied()
-                .filter(|l| !after.contains(l))
-                .collect();
-            self.blocked_removals(g, &members, &before_plans, &gone);
-            self.service_gap(g, &members, &before_plans, &gone, waited);
+            self.m.groups[g].licences = after;
+            self.m.groups[g].changed_at = Some(self.m.time_ms);
+            self.touch(g);
         }
         true
     }
 
-    /// Members added to a group with licences: each licence is new to them.
+    /// Members added to a static group: they get its licences when it processes them.
     pub(super) fn new_members(&mut self, g: usize, users: &[UserIdx]) {
-        let licences = self.m.groups[g].licences.clone();
-        let new: Vec<UserIdx> = users
-            .iter()
-            .copied()
-            .filter(|u| !self.m.groups[g].members.contains(u))
-            .collect();
-        let new = self.m.by_name(new);
-        let skus: Vec<SkuIdx> = licences.iter().map(|(s, _)| *s).collect();
-        let failing = self.user_data(&licences, &new, Via::Group(g));
-        let getting: Vec<UserIdx> = new
-            .iter()
-            .copied()
-            .filter(|u| !failing.contains(u))
-            .collect();
-        for sku in &skus {
-            let siblings: Vec<SkuIdx> = skus.iter().copied().filter(|s| s != sku).collect();
-            self.seats(*sku, &getting, Via::Group(g), &siblings);
-        }
-        self.m.groups[g].members.extend(new.iter().copied());
-        self.m.retry(&new, None);
-        for lic in &licences {
-            let siblings: Vec<SkuIdx> = skus.iter().copied().filter(|s| *s != lic.0).collect();
-            self.exclusive(*lic, &new, Via::Group(g), &siblings);
-            self.fewer_plans_than_direct(*lic, &new, g);
+        let before = self.m.groups[g].members.len();
+        self.m.groups[g].members.extend(users.iter().copied());
+        if self.m.groups[g].members.len() != before {
+            self.m.groups[g].members_by = Some(self.at.clone());
+            self.touch(g);
         }
     }
 
-    /// Members removed from a group: its paths go (R20), their errors are evaluated again.
+    /// Members removed from a static group: they lose its paths when it processes them (R20).
     pub(super) fn gone_members(&mut self, g: usize, users: &[UserIdx]) {
-        let users: Vec<UserIdx> = users
-            .iter()
-            .copied()
-            .filter(|u| self.m.groups[g].members.contains(u))
-            .collect();
-        let before: Vec<PlanSet> = users.iter().map(|u| self.m.plans(*u, None)).collect();
-        for u in &users {
+        let before = self.m.groups[g].members.len();
+        for u in users {
             self.m.groups[g].members.remove(u);
-            self.m.forget(*u, Some(Source::Group(g as GroupIdx)));
         }
-        self.m.retry(&users, None);
-        let licences = self.m.groups[g].licences.clone();
-        self.blocked_removals(g, &users, &before, &licences);
+        if self.m.groups[g].members.len() != before {
+            self.m.groups[g].members_by = Some(self.at.clone());
+            self.touch(g);
+        }
     }
 
     /// A direct `assignLicense` on each user (in the order given): seats and conflicts of what
@@ -392,7 +311,7 @@ impl Walk<'_> {
 
     /// R13: users for whom `lic` (new to them, through `via`) enables a plan mutually exclusive
     /// with a different plan they are meant to hold through another SKU.
-    fn exclusive(
+    pub(super) fn exclusive(
         &mut self,
         lic: Lic,
         users: &[UserIdx],
@@ -460,7 +379,7 @@ impl Walk<'_> {
                 ),
                 (Via::Group(g), Source::Group(h)) if h as usize == g => (
                     format!(
-                        "group {} gives both: the {name} path fails with MutuallyExclusiveViolation",
+                        "group {} gives both: their {name} path fails with MutuallyExclusiveViolation",
                         self.m.groups[g].id
                     ),
                     format!(
@@ -495,8 +414,8 @@ impl Walk<'_> {
                 "R13",
                 "MutuallyExclusiveViolation",
                 format!(
-                    "{about}{} users hold {other} {}, whose {yn} cannot be enabled beside {xn} of {name} (one exclusive set): {what}",
-                    affected.len(),
+                    "{about}{} with {other} {}, whose {yn} cannot be enabled beside {xn} of {name} (one exclusive set): {what}",
+                    super::users(affected.len()),
                     self.via_text(src)
                 ),
                 &affected,

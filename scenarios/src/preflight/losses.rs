@@ -12,10 +12,29 @@ use engine::prelude::*;
 use std::collections::BTreeMap;
 
 impl Walk<'_> {
+    /// Service families in words: the main ones by name, the rest counted.
+    fn services(&self, families: &PlanSet) -> String {
+        let cat = self.m.cat;
+        let mut names: Vec<&str> = families
+            .iter()
+            .map(|f| cat.family_name(f))
+            .filter(|f| crate::figures::is_main_family(f))
+            .collect();
+        let others = families.len() - names.len();
+        if names.is_empty() {
+            names.push("some plans");
+        }
+        let mut services = names.join(", ");
+        if others > 0 && names.len() < families.len() {
+            services.push_str(&format!(" and {others} other plans"));
+        }
+        services
+    }
+
     /// The plans a user would lose if its direct `sku` went away now: those the direct licence
     /// enables and no other licence does (by service family, as loss of service counts).
     fn lost_without_direct(&self, u: UserIdx, sku: SkuIdx) -> PlanSet {
-        let intents = self.m.intents(u);
+        let intents = self.m.applied(u);
         let Some((direct, _)) = intents
             .iter()
             .find(|((s, _), src)| *s == sku && *src == Source::Direct)
@@ -41,15 +60,13 @@ impl Walk<'_> {
     /// A group licence removed (or given with fewer plans) while members have nothing else
     /// with some of its services (`before`: each member's service families before the call):
     /// they lose them from this step on (SPEC 6, loss of service), unless a dependent plan they
-    /// keep blocks the removal (R16). `waited`: the plan waited for the group's processing
-    /// since its last change.
+    /// keep blocks the removal (R16).
     pub(super) fn service_gap(
         &mut self,
         g: usize,
         members: &[UserIdx],
         before: &[PlanSet],
         removed: &[Lic],
-        waited: bool,
     ) {
         let cat = self.m.cat;
         let removed: Vec<String> = removed
@@ -59,7 +76,7 @@ impl Walk<'_> {
         let mut affected = Vec::new();
         let mut lost = PlanSet::EMPTY;
         for (&u, plans) in members.iter().zip(before) {
-            let now = self.m.plans(u, None);
+            let now = self.m.plans(u);
             let gone = cat.families_of(plans).minus(&cat.families_of(&now));
             if !gone.is_empty() {
                 affected.push(u);
@@ -69,19 +86,7 @@ impl Walk<'_> {
         if affected.is_empty() {
             return;
         }
-        let mut names: Vec<&str> = lost
-            .iter()
-            .map(|f| cat.family_name(f))
-            .filter(|f| crate::figures::is_main_family(f))
-            .collect();
-        let others = lost.len() - names.len();
-        if names.is_empty() {
-            names.push("some plans");
-        }
-        let mut services = names.join(", ");
-        if others > 0 && names.len() < lost.len() {
-            services.push_str(&format!(" and {others} other plans"));
-        }
+        let services = self.services(&lost);
         let id = self.m.groups[g].id.clone();
         // A later step of the plan that gives the group a licence back.
         let from = self.at.step.map_or(0, |n| n as usize);
@@ -120,8 +125,7 @@ impl Walk<'_> {
                 ),
             ),
         };
-        // Members the group never processed before its licence went never had it.
-        let certainty = if waited && !self.m.groups[g].approximate {
+        let certainty = if !self.m.groups[g].approximate {
             Certainty::Certain
         } else {
             Certainty::Likely
@@ -131,8 +135,8 @@ impl Walk<'_> {
             "R19",
             "ServiceLost",
             format!(
-                "{} members of group {id} lose {services} from when the group processes them{until}: {} was their only licence with them",
-                affected.len(),
+                "{} of group {id} without {services} from when the group processes them{until}, as nothing else they hold gives them these services (removed: {})",
+                super::users(affected.len()),
                 removed.join(", ")
             ),
             &affected,
@@ -158,7 +162,7 @@ impl Walk<'_> {
         // (dependent plan, its source SKU) -> users
         let mut by: BTreeMap<(PlanIdx, SkuIdx), Vec<UserIdx>> = BTreeMap::new();
         for (&u, plans) in users.iter().zip(before) {
-            let now = self.m.plans(u, None);
+            let now = self.m.plans(u);
             if cat.missing_dependency(plans, plans).is_some() {
                 continue;
             }
@@ -193,8 +197,8 @@ impl Walk<'_> {
                 "R16",
                 "DependencyViolation",
                 format!(
-                    "the removal of {names} (group {id}) is blocked for {} users: their {dep} ({sku}) needs {pre}, and only {names} gives it to them at this point; the path stays ActiveWithError / DependencyViolation and keeps its seat (deleting the group later makes it a direct assignment, R23)",
-                    affected.len()
+                    "the removal of {names} (group {id}) is blocked for {}: their {dep} ({sku}) needs {pre}, and only {names} gives it to them at this point; the path stays ActiveWithError / DependencyViolation and keeps its seat (deleting the group later makes it a direct assignment, R23)",
+                    super::users(affected.len())
                 ),
                 &affected,
                 format!(
@@ -245,53 +249,75 @@ impl Walk<'_> {
     /// R04 at a direct removal of `sku`: users who lose plans that only the direct licence
     /// enabled although a group gives them the SKU.
     pub(super) fn direct_removal(&mut self, users: &[UserIdx], sku: SkuIdx) {
-        // group id -> (users, plans lost)
-        let mut by_group: Vec<(usize, Vec<UserIdx>, PlanSet)> = Vec::new();
+        // (group, whether its path is predicted in error) -> (users, plans lost)
+        let mut by: BTreeMap<(usize, bool), (Vec<UserIdx>, PlanSet)> = BTreeMap::new();
         for &u in users {
-            let from_group = self
-                .m
-                .intents(u)
-                .into_iter()
-                .find_map(|((s, _), src)| match src {
-                    Source::Group(g) if s == sku => Some(g as usize),
+            let intents = self.m.intents(u);
+            let applied = self.m.applied(u);
+            let from_group = |list: &[(Lic, Source)]| {
+                list.iter().find_map(|((s, _), src)| match src {
+                    Source::Group(g) if *s == sku => Some(*g as usize),
                     _ => None,
-                });
-            let Some(g) = from_group else { continue };
+                })
+            };
+            let (g, in_error) = match (from_group(&applied), from_group(&intents)) {
+                (Some(g), _) => (g, false),
+                (None, Some(g)) => (g, true),
+                (None, None) => continue,
+            };
+            if !intents
+                .iter()
+                .any(|((s, _), src)| *s == sku && *src == Source::Direct)
+            {
+                continue;
+            }
             let lost = self.lost_without_direct(u, sku);
             self.removed_direct.insert((u, sku));
             if lost.is_empty() {
                 continue;
             }
-            match by_group.iter_mut().find(|(x, _, _)| *x == g) {
-                Some((_, v, l)) => {
-                    v.push(u);
-                    l.union_with(&lost);
-                }
-                None => by_group.push((g, vec![u], lost)),
-            }
+            let e = by.entry((g, in_error)).or_default();
+            e.0.push(u);
+            e.1.union_with(&lost);
         }
-        for (g, affected, lost) in by_group {
+        for ((g, in_error), (affected, lost)) in by {
             let (name, id) = (self.sku(sku).to_string(), self.m.groups[g].id.clone());
-            let plans = self.plans(&lost, ", ");
-            let certainty =
-                if self.m.faults_touch(&affected, Some(sku)) || self.m.groups[g].approximate {
-                    Certainty::Likely
-                } else {
-                    Certainty::Certain
-                };
+            let certainty = if self.m.faults_touch(&affected, None) || self.m.groups[g].approximate
+            {
+                Certainty::Likely
+            } else {
+                Certainty::Certain
+            };
             let step = self.step_text();
-            let f = self.finding(
-                "fewer_plans_than_direct",
-                "R04",
-                "ServiceLost",
-                format!(
-                    "{} users lose {plans}: this step removes their direct {name}, and the {name} they keep from group {id} disables {plans} (a user has only what some licence enables)",
-                    affected.len()
-                ),
-                &affected,
-                format!("before {step}, enable {plans} in the {name} of group {id} (take them out of its disabled_plans) and wait_until_processed {id}; or keep the direct {name} for these users (Microsoft's direct-to-group guidance: the group licence must match before the direct one goes)"),
-                certainty,
-            );
+            let f = if in_error {
+                let services = self.services(&self.m.cat.families_of(&lost));
+                self.finding(
+                    "group_path_in_error",
+                    "R04",
+                    "ServiceLost",
+                    format!(
+                        "{} without {services} from this step: it removes their direct {name}, and their {name} from group {id} is not applied yet (the group has not processed them, or their path is in error: see above), so nothing else gives it to them",
+                        super::users(affected.len())
+                    ),
+                    &affected,
+                    format!("remove direct licences only once the group's path is Active: wait_until_processed {id}, fix its errors (then reprocess_group {id}), and gate all_members_licensed:{id} before {step}"),
+                    certainty,
+                )
+            } else {
+                let plans = self.plans(&lost, ", ");
+                self.finding(
+                    "fewer_plans_than_direct",
+                    "R04",
+                    "ServiceLost",
+                    format!(
+                        "{} without {plans} from this step: it removes their direct {name}, and the {name} they keep from group {id} disables {plans} (a user has only what some licence enables)",
+                        super::users(affected.len())
+                    ),
+                    &affected,
+                    format!("before {step}, enable {plans} in the {name} of group {id} (take them out of its disabled_plans) and wait_until_processed {id}; or keep the direct {name} for these users (Microsoft's direct-to-group guidance: the group licence must match before the direct one goes)"),
+                    certainty,
+                )
+            };
             self.push(f);
         }
     }

@@ -33,6 +33,7 @@ mod data;
 mod licences;
 mod losses;
 mod model;
+mod process;
 mod render;
 mod walk;
 
@@ -97,6 +98,15 @@ pub struct Preflight {
     pub findings: Vec<Finding>,
     /// `spec::warnings`: things that parse but will not do what they seem to say.
     pub warnings: Vec<String>,
+}
+
+/// "1 user", "3 users".
+pub(crate) fn users(n: usize) -> String {
+    if n == 1 {
+        "1 user".into()
+    } else {
+        format!("{n} users")
+    }
 }
 
 /// How many example ids a finding lists.

@@ -7,6 +7,7 @@
 //! run. From there it follows the plan's *intent*: a licence given is taken as held (errors are
 //! what the checks predict; the projection does not predict them all), a removal as done.
 
+use super::walk::At;
 use crate::model::{Fault, Scenario, Selector};
 use engine::catalog::{Catalog, PlanSet};
 use engine::model::{DisabledIdx, State};
@@ -29,11 +30,20 @@ pub(super) struct GroupModel {
     /// The membership is an estimate: the plan changed a rule or an attribute it reads (the
     /// projection evaluates at once, the service after a delay), or it syncs from on-premises.
     pub approximate: bool,
-    /// Model time of the last change of its licences, and whether the plan waited for its
-    /// processing since.
+    /// Changed since its members were last processed (`process`): when, and by which step.
+    pub dirty: bool,
     pub changed_at: Option<u64>,
-    pub changed_step: Option<u32>,
+    pub changed_by: Option<At>,
+    /// The step that gave each licence not processed yet, and the last step that changed the
+    /// membership (findings about them speak of those steps).
+    pub added_by: BTreeMap<SkuIdx, At>,
+    pub members_by: Option<At>,
+    /// Whether the plan waited for its processing since its last change.
     pub processed_since: bool,
+    /// What its members were last processed against: its licences then (what they have
+    /// applied from it) and its members then.
+    pub settled: Vec<Lic>,
+    pub settled_members: BTreeSet<UserIdx>,
 }
 
 /// Why a path is predicted in error.
@@ -106,9 +116,14 @@ impl<'a> Model<'a> {
                 // The setup's licences are given again by the walk, with their checks.
                 licences: Vec::new(),
                 approximate: false,
+                dirty: false,
                 changed_at: None,
-                changed_step: None,
+                changed_by: None,
+                added_by: BTreeMap::new(),
+                members_by: None,
                 processed_since: false,
+                settled: Vec::new(),
+                settled_members: BTreeSet::new(),
             })
             .collect();
         let subs = st
@@ -284,6 +299,7 @@ impl<'a> Model<'a> {
             self.direct_changed.insert(*u, Vec::new());
             for g in &mut self.groups {
                 g.members.remove(u);
+                g.settled_members.remove(u);
             }
         }
     }
@@ -388,33 +404,33 @@ impl<'a> Model<'a> {
         v
     }
 
-    /// The licences the user is meant to hold and that no check predicts in error: those that
-    /// consume a seat and enable plans.
+    /// The licences the user has applied: direct ones, and those of each group as it last
+    /// processed the user, except the paths predicted in error. They consume seats and enable
+    /// plans.
     pub fn applied(&self, u: UserIdx) -> Vec<(Lic, Source)> {
-        let mut v = self.intents(u);
+        let mut v: Vec<(Lic, Source)> = self
+            .direct(u)
+            .into_iter()
+            .map(|l| (l, Source::Direct))
+            .collect();
+        for (g, grp) in self.groups.iter().enumerate() {
+            if grp.alive && grp.settled_members.contains(&u) {
+                v.extend(
+                    grp.settled
+                        .iter()
+                        .map(|l| (*l, Source::Group(g as GroupIdx))),
+                );
+            }
+        }
         v.retain(|((s, _), src)| !self.failed.contains_key(&(u, *s, *src)));
         v
     }
 
-    /// The plans the user has (applied licences), with group `g`'s licences replaced by
-    /// `licences` when given (R04: the union of every licence's enabled plans).
-    pub fn plans(&self, u: UserIdx, replace: Option<(usize, &[Lic])>) -> PlanSet {
+    /// The plans the user has (R04: the union of its applied licences' enabled plans).
+    pub fn plans(&self, u: UserIdx) -> PlanSet {
         let mut set = PlanSet::EMPTY;
-        for (l, src) in self.applied(u) {
-            if let (Some((g, _)), Source::Group(h)) = (replace, src)
-                && h as usize == g
-            {
-                continue;
-            }
+        for (l, _) in self.applied(u) {
             set.union_with(&self.enabled(l));
-        }
-        if let Some((g, lics)) = replace {
-            for l in lics {
-                let src = Source::Group(g as GroupIdx);
-                if !self.failed.contains_key(&(u, l.0, src)) {
-                    set.union_with(&self.enabled(*l));
-                }
-            }
         }
         set
     }
@@ -431,10 +447,10 @@ impl<'a> Model<'a> {
             bits[u as usize] = self.direct(u).iter().any(|(s, _)| *s == sku);
         }
         for (g, grp) in self.groups.iter().enumerate() {
-            if grp.alive && grp.licences.iter().any(|(s, _)| *s == sku) {
+            if grp.alive && grp.settled.iter().any(|(s, _)| *s == sku) {
                 let src = Source::Group(g as GroupIdx);
-                for u in &grp.members {
-                    if !self.failed.contains_key(&(*u, sku, src)) {
+                for u in &grp.settled_members {
+                    if !self.failed.contains_key(&(*u, sku, src)) && self.alive(*u) {
                         bits[*u as usize] = true;
                     }
                 }
@@ -559,7 +575,11 @@ impl<'a> Model<'a> {
             .filter(|u| rule.matches(&|k: &str| self.attribute(*u, &k.to_ascii_lowercase())))
             .collect();
         let grp = &mut self.groups[g];
-        grp.members = members;
+        if grp.members != members {
+            grp.members = members;
+            grp.dirty = true;
+            grp.changed_at.get_or_insert(self.time_ms);
+        }
         grp.approximate = true;
     }
 }

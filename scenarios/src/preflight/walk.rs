@@ -13,6 +13,7 @@ use engine::rule::Rule;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The step being walked.
+#[derive(Clone, Debug)]
 pub(super) struct At {
     /// 1-based; `None` for the setup.
     pub step: Option<u32>,
@@ -125,16 +126,20 @@ impl<'a> Walk<'a> {
         declared: u64,
     ) {
         // (error, SKU) -> users
-        let mut by: BTreeMap<(CallError, Option<SkuIdx>), Vec<UserIdx>> = BTreeMap::new();
-        for (u, _, r) in calls.iter().take(declared as usize) {
+        let mut by: BTreeMap<(CallError, Vec<SkuIdx>), Vec<UserIdx>> = BTreeMap::new();
+        for (u, skus, r) in calls.iter().take(declared as usize) {
             if let Some(r) = r {
-                by.entry((r.error, r.sku)).or_default().push(*u);
+                let skus = r.sku.map_or_else(|| skus.clone(), |s| vec![s]);
+                by.entry((r.error, skus)).or_default().push(*u);
             }
         }
-        for ((error, sku), users) in by {
-            let name = sku.map_or("a licence".to_string(), |s| {
-                self.m.cat.sku(s).part_number.clone()
-            });
+        for ((error, skus), users) in by {
+            let sku = skus.first().copied().filter(|_| skus.len() == 1);
+            let name = skus
+                .iter()
+                .map(|s| self.m.cat.sku(*s).part_number.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
             let n = users.len() as u64;
             let (rule, fix) = match error {
                 CallError::License(ErrorKind::CountViolation) => {
@@ -157,7 +162,7 @@ impl<'a> Walk<'a> {
                 "setup_direct_rejected",
                 rule,
                 error.as_str(),
-                format!("{n} of the {declared} direct licence assignments the file declares are rejected at setup ({}, {name}): these users start without it", error.as_str()),
+                format!("rejected ({}): the direct {name} of {} ({n} of the {declared} direct assignments the file declares); they start without it", error.as_str(), super::users(users.len())),
                 &users,
                 fix,
                 Certainty::Certain,
@@ -252,6 +257,12 @@ impl<'a> Walk<'a> {
                 return;
             }
             self.step(i, step);
+            // Membership a rule or an attribute changed: processed on behalf of this step.
+            for g in &mut self.m.groups {
+                if g.dirty && g.changed_by.is_none() {
+                    g.changed_by = Some(self.at.clone());
+                }
+            }
             self.expect_duration();
         }
     }
@@ -267,11 +278,23 @@ impl<'a> Walk<'a> {
             let fit = (1..waves)
                 .find(|w| start.saturating_add(*w as u64 * interval) > limit)
                 .unwrap_or(waves);
+            let cut = users.split_off((fit * size).min(users.len()));
+            // The first wave now; the groups changed before it are processed while the next
+            // waits its interval, so the later waves see them processed.
+            let pending = self.m.groups.iter().any(|g| g.dirty);
+            let rest = if pending && waves > 1 {
+                users.split_off(size.min(users.len()))
+            } else {
+                Vec::new()
+            };
+            self.act_on_users(step, &users);
+            if !rest.is_empty() {
+                self.advance_to(start.saturating_add(interval));
+                self.act_on_users(step, &rest);
+            }
             if fit < waves {
-                let cut = users.split_off(fit * size);
-                self.act_on_users(step, &users);
                 let need = start.saturating_add((waves as u64 - 1) * interval);
-                self.m.time_ms = limit;
+                self.advance_to(limit);
                 let never = if fit + 1 == waves {
                     format!("wave {waves} never starts")
                 } else {
@@ -280,8 +303,7 @@ impl<'a> Walk<'a> {
                 self.timed_out(i + 1, need, format!("run its {waves} waves ({never})"), cut);
                 return;
             }
-            self.act_on_users(step, &users);
-            self.m.time_ms = start.saturating_add((waves.max(1) as u64 - 1) * interval);
+            self.advance_to(start.saturating_add((waves.max(1) as u64 - 1) * interval));
             return;
         }
         match &step.action {
@@ -313,9 +335,14 @@ impl<'a> Walk<'a> {
                         members
                     },
                     licences: Vec::new(),
+                    dirty: false,
                     changed_at: None,
-                    changed_step: None,
+                    changed_by: None,
+                    added_by: BTreeMap::new(),
+                    members_by: None,
                     processed_since: false,
+                    settled: Vec::new(),
+                    settled_members: BTreeSet::new(),
                 });
                 let g = self.m.groups.len() - 1;
                 self.m.evaluate(g);
@@ -345,14 +372,15 @@ impl<'a> Walk<'a> {
             Action::Wait { duration_ms } => {
                 let t = self.m.time_ms.saturating_add(*duration_ms);
                 if t > limit && i + 1 < self.sc.plan.len() {
-                    self.m.time_ms = limit;
+                    self.advance_to(limit);
                     self.timed_out(i + 1, t, "finish this wait".into(), Vec::new());
                 } else {
-                    self.m.time_ms = t.min(limit);
+                    self.advance_to(t.min(limit));
                 }
             }
             Action::ReprocessGroup { group } => {
                 if let Some(g) = self.m.group(group) {
+                    self.process(g);
                     let members = self
                         .m
                         .by_name(self.m.groups[g].members.iter().copied().collect());
@@ -360,11 +388,14 @@ impl<'a> Walk<'a> {
                 }
             }
             Action::WaitUntilProcessed { group } => {
+                // The other groups' workers run meanwhile: everything changed so far is
+                // processed by the time the wait ends.
                 for g in &mut self.m.groups {
                     if group.as_deref().is_none_or(|id| id == g.id) {
                         g.processed_since = true;
                     }
                 }
+                self.process_all();
             }
             _ => {}
         }
@@ -443,25 +474,27 @@ impl<'a> Walk<'a> {
             self.push(f);
             return;
         }
-        let queue_delay = self.sc.environment.queue_delay_ms;
-        if let Some(t) = grp.changed_at
-            && !grp.processed_since
-            && !members.is_empty()
-            && self.m.time_ms < t.saturating_add(queue_delay)
-        {
+        // Its licences are gone, but its members still hold paths from it until it processes
+        // them: the service refuses the deletion meanwhile.
+        let busy = grp.dirty && !grp.settled.is_empty() && !grp.settled_members.is_empty();
+        if busy {
             let since = grp
-                .changed_step
+                .changed_by
+                .as_ref()
+                .and_then(|a| a.step)
                 .map_or("the setup".into(), |n| format!("step {n}"));
+            let holding = self
+                .m
+                .by_name(grp.settled_members.iter().copied().collect());
             let stop = self.stop_text();
             let f = self.finding(
                 "group_processing_in_progress",
                 "R23",
                 "GroupProcessingInProgress",
                 format!(
-                    "rejected at once (R23): the removal of group {id}'s licences ({since}) is still being processed (queue delay {}), and nothing waits for it before this step{stop}",
-                    fmt_duration(queue_delay)
+                    "rejected at once (R23): the removal of group {id}'s licences ({since}) is still being processed, and nothing waits for it before this step{stop}"
                 ),
-                &members,
+                &holding,
                 format!("add a wait_until_processed step for {id} before this step"),
                 Certainty::Certain,
             );
@@ -503,6 +536,9 @@ impl<'a> Walk<'a> {
 
     /// The findings, in plan order (the setup first).
     pub fn finish(mut self) -> Vec<Finding> {
+        // The run goes on until every group has processed its members.
+        self.at.stop_on_reject = false;
+        self.process_all();
         for (mut f, users, sku) in std::mem::take(&mut self.pending) {
             let left: Vec<UserIdx> = users
                 .into_iter()
