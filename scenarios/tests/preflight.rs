@@ -592,3 +592,20 @@ fn builtin_scenarios_get_the_findings_their_runs_confirm() {
         }
     }
 }
+
+#[test]
+fn extreme_numbers_do_not_panic_the_pre_flight() {
+    let text = "[tenant]\nsubscriptions = { EMS = 5 }\n[[users]]\nid = \"u\"\nusage_location = \"US\"\n\
+[[plan]]\naction = \"purchase\"\nsku = \"EMS\"\nunits = 9223372036854775807\n\
+[[plan]]\naction = \"purchase\"\nsku = \"EMS\"\nunits = -9223372036854775808\n\
+[[plan]]\naction = \"wait\"\nduration = \"9999999d\"\n\
+[[plan]]\naction = \"assign_direct\"\nusers = \"all\"\nadd = [\"EMS\"]\nwave_size = 1\nwave_interval = \"9999999d\"\n";
+    let sc = parse_scenario("t.toml", text, None).unwrap_or_else(|e| panic!("{e}"));
+    let p = preflight(&sc);
+    assert_eq!(
+        summary(&p),
+        [("max_duration", Some(3), 1)],
+        "{:#?}",
+        p.findings
+    );
+}

@@ -77,7 +77,12 @@ impl Walk<'_> {
                         }
                     ),
                     format!(
-                        "set their usageLocation to a country where {plan} is offered (set_usage_location), or disable {plan} in {name}{}",
+                        "set their usageLocation to a country where {plan} is offered (set_usage_location), or {}{}",
+                        if plan == name {
+                            format!("do not give them {name}")
+                        } else {
+                            format!("disable {plan} in {name}")
+                        },
                         self.then(via)
                     ),
                 );

@@ -114,7 +114,6 @@ impl Walk<'_> {
                 self.m.groups[g].added_by.insert(*sku, self.at.clone());
             }
             self.m.groups[g].licences = after;
-            self.m.groups[g].changed_at = Some(self.m.time_ms);
             self.touch(g);
         }
         true

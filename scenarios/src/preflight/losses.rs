@@ -159,8 +159,10 @@ impl Walk<'_> {
         removed: &[Lic],
     ) {
         let cat = self.m.cat;
-        // (dependent plan, its source SKU) -> users
-        let mut by: BTreeMap<(PlanIdx, SkuIdx), Vec<UserIdx>> = BTreeMap::new();
+        // (dependent plan, its SKU, a licence meant to give a prerequisite but not applied)
+        // -> users
+        type Key = (PlanIdx, SkuIdx, Option<(SkuIdx, Source)>);
+        let mut by: BTreeMap<Key, Vec<UserIdx>> = BTreeMap::new();
         for (&u, plans) in users.iter().zip(before) {
             let now = self.m.plans(u);
             if cat.missing_dependency(plans, plans).is_some() {
@@ -175,16 +177,41 @@ impl Walk<'_> {
                 .into_iter()
                 .find(|(l, _)| self.m.enabled(*l).contains(dep))
                 .map_or(0, |((s, _), _)| s);
-            by.entry((dep, sku)).or_default().push(u);
+            let pre = cat.prerequisites_of(dep).copied().unwrap_or_default();
+            let applied = self.m.applied(u);
+            let waiting = self
+                .m
+                .intents(u)
+                .into_iter()
+                .find(|(l, src)| {
+                    self.m.enabled(*l).intersects(&pre) && !applied.contains(&(*l, *src))
+                })
+                .map(|((s, _), src)| (s, src));
+            by.entry((dep, sku, waiting)).or_default().push(u);
             self.m.set_direct(u, removed, &[]);
         }
         let id = self.m.groups[g].id.clone();
         let names: Vec<&str> = removed.iter().map(|(s, _)| self.sku(*s)).collect();
         let names = names.join(", ");
-        for ((dep, sku), affected) in by {
+        for ((dep, sku, waiting), affected) in by {
             let pre = cat.prerequisites_of(dep).copied().unwrap_or_default();
             let pre = self.plans(&pre, " or ");
             let (dep, sku) = (cat.plan(dep).name.clone(), self.sku(sku).to_string());
+            let what = if dep == sku {
+                dep.clone()
+            } else {
+                format!("{dep} ({sku})")
+            };
+            let why = waiting.map_or(String::new(), |(s, src)| {
+                format!(
+                    " (their {} {} would give it, but it is not applied: see above)",
+                    self.sku(s),
+                    match src {
+                        Source::Direct => "licence".to_string(),
+                        Source::Group(h) => format!("from group {}", self.m.groups[h as usize].id),
+                    }
+                )
+            });
             let certainty = if self.m.faults_touch(&affected, None) || self.m.groups[g].approximate
             {
                 Certainty::Likely
@@ -197,12 +224,12 @@ impl Walk<'_> {
                 "R16",
                 "DependencyViolation",
                 format!(
-                    "the removal of {names} (group {id}) is blocked for {}: their {dep} ({sku}) needs {pre}, and only {names} gives it to them at this point; the path stays ActiveWithError / DependencyViolation and keeps its seat (deleting the group later makes it a direct assignment, R23)",
+                    "the removal of {names} (group {id}) is blocked for {}: their {what} needs {pre}, and only {names} gives it to them at this point{why}; the path stays ActiveWithError / DependencyViolation and keeps its seat (deleting the group later makes it a direct assignment, R23)",
                     super::users(affected.len())
                 ),
                 &affected,
                 format!(
-                    "before {step}, give these users {pre} from a licence that applies (if another licence has it, fix its error first), or remove {sku} from them first"
+                    "before {step}, give these users {pre} from a licence that applies (fix the error of the one meant to give it), or remove {sku} from them first"
                 ),
                 certainty,
             );

@@ -38,8 +38,6 @@ pub(super) struct GroupModel {
     /// membership (findings about them speak of those steps).
     pub added_by: BTreeMap<SkuIdx, At>,
     pub members_by: Option<At>,
-    /// Whether the plan waited for its processing since its last change.
-    pub processed_since: bool,
     /// What its members were last processed against: its licences then (what they have
     /// applied from it) and its members then.
     pub settled: Vec<Lic>,
@@ -121,7 +119,6 @@ impl<'a> Model<'a> {
                 changed_by: None,
                 added_by: BTreeMap::new(),
                 members_by: None,
-                processed_since: false,
                 settled: Vec::new(),
                 settled_members: BTreeSet::new(),
             })

@@ -19,7 +19,6 @@ impl Walk<'_> {
         grp.dirty = true;
         grp.changed_by = Some(self.at.clone());
         grp.changed_at = Some(self.m.time_ms);
-        grp.processed_since = false;
     }
 
     /// Processes every changed group (by group index).

@@ -340,7 +340,6 @@ impl<'a> Walk<'a> {
                     changed_by: None,
                     added_by: BTreeMap::new(),
                     members_by: None,
-                    processed_since: false,
                     settled: Vec::new(),
                     settled_members: BTreeSet::new(),
                 });
@@ -361,7 +360,9 @@ impl<'a> Walk<'a> {
             Action::Purchase { sku, units } => {
                 let s = &mut self.m.subs[*sku as usize];
                 s.exists = true;
-                s.enabled = (s.enabled as i64 + units).clamp(0, u32::MAX as i64) as u64;
+                s.enabled = (s.enabled as i64)
+                    .saturating_add(*units)
+                    .clamp(0, u32::MAX as i64) as u64;
             }
             Action::SetUnits { sku, units } => {
                 let s = &mut self.m.subs[*sku as usize];
@@ -387,14 +388,9 @@ impl<'a> Walk<'a> {
                     self.m.retry(&members, Some(Source::Group(g as GroupIdx)));
                 }
             }
-            Action::WaitUntilProcessed { group } => {
+            Action::WaitUntilProcessed { .. } => {
                 // The other groups' workers run meanwhile: everything changed so far is
                 // processed by the time the wait ends.
-                for g in &mut self.m.groups {
-                    if group.as_deref().is_none_or(|id| id == g.id) {
-                        g.processed_since = true;
-                    }
-                }
                 self.process_all();
             }
             _ => {}
