@@ -5,8 +5,9 @@
 //! with run 0's numbers.
 
 use super::Certainty;
+use super::errors::Fail;
 use super::licences::Via;
-use super::model::{Fail, Lic};
+use super::model::Lic;
 use super::walk::Walk;
 use engine::catalog::loc_str;
 use engine::prelude::*;

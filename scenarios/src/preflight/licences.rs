@@ -4,7 +4,8 @@
 //! in `losses`.
 
 use super::Certainty;
-use super::model::{Fail, Lic};
+use super::errors::Fail;
+use super::model::Lic;
 use super::walk::Walk;
 use crate::model::Action;
 use engine::catalog::PlanSet;

@@ -22,14 +22,16 @@
 //! - a plan whose waits and waves cannot fit in `max_duration`, or in `[expect] max_duration`;
 //! - direct licences the setup itself cannot assign.
 //!
-//! Files: `model` (the projected tenant and its predicted errors), `licences` (what a licence
-//! change cannot give: R08, R12, R13), `addons` (R15), `data` (the users' locations and proxy
-//! addresses: R17, R18), `losses` (what a change takes away: R16, R19 gaps, R04), `walk` (the
-//! plan step by step, group deletion, time, the setup's direct licences), `render` (text and
-//! JSON).
+//! Files: `model` (the projected tenant), `errors` (its predicted errors and their retries),
+//! `walk` (the plan step by step, group deletion, time, the setup's direct licences),
+//! `process` (a group's worker: members see its changes when it processes them), `licences`
+//! (what a licence change cannot give: R08, R12, R13; direct calls), `addons` (R15), `data`
+//! (the users' locations and proxy addresses: R17, R18), `losses` (what a change takes away:
+//! R16, R19 gaps, R04), `render` (text and JSON).
 
 mod addons;
 mod data;
+mod errors;
 mod licences;
 mod losses;
 mod model;

@@ -7,6 +7,7 @@
 //! run. From there it follows the plan's *intent*: a licence given is taken as held (errors are
 //! what the checks predict; the projection does not predict them all), a removal as done.
 
+use super::errors::Fail;
 use super::walk::At;
 use crate::model::{Fault, Scenario, Selector};
 use engine::catalog::{Catalog, PlanSet};
@@ -44,21 +45,6 @@ pub(super) struct GroupModel {
     pub settled_members: BTreeSet<UserIdx>,
 }
 
-/// Why a path is predicted in error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Fail {
-    /// CountViolation (R12): no unit was free.
-    Count,
-    /// MutuallyExclusiveViolation (R13).
-    Exclusive,
-    /// ProhibitedInUsageLocationViolation (R17).
-    Location,
-    /// UniquenessViolation (R18).
-    Proxy,
-    /// `Other` (R11): another licence of the same group failed for the user.
-    Other,
-}
-
 /// One subscription as the plan leaves it.
 #[derive(Clone, Copy, Default)]
 pub(super) struct Sub {
@@ -89,11 +75,13 @@ pub(super) struct Model<'a> {
     locations: BTreeMap<UserIdx, Option<Loc>>,
     /// Users whose proxy addresses the plan set.
     proxies_set: BTreeSet<UserIdx>,
+    /// Hashes of the addresses more than one live user holds at setup (R18).
+    shared: BTreeSet<u64>,
     pub groups: Vec<GroupModel>,
     pub subs: Vec<Sub>,
     /// Paths predicted in error: (user, SKU, source) -> why. They hold no seat and enable no
     /// plan until evaluated again (`retry`).
-    failed: BTreeMap<(UserIdx, SkuIdx, Source), Fail>,
+    pub(super) failed: BTreeMap<(UserIdx, SkuIdx, Source), Fail>,
     /// Disabled-plan sets: the setup's, then those the plan names.
     disabled: Vec<PlanSet>,
     /// Least simulated time the plan has taken so far (waits and waves).
@@ -142,6 +130,7 @@ impl<'a> Model<'a> {
             attributes: BTreeMap::new(),
             locations: BTreeMap::new(),
             proxies_set: BTreeSet::new(),
+            shared: shared_addresses(st),
             failed: BTreeMap::new(),
             groups,
             subs,
@@ -191,19 +180,10 @@ impl<'a> Model<'a> {
     /// Whether another user holds one of the user's proxy addresses (R18), as the setup left
     /// them; a user whose addresses the plan set counts as fixed.
     pub fn proxy_shared(&self, u: UserIdx) -> bool {
-        if self.proxies_set.contains(&u) {
+        if self.proxies_set.contains(&u) || self.shared.is_empty() {
             return false;
         }
-        let shared = &self.st.shared_addresses;
-        let user = &self.st.users[u as usize];
-        !shared.is_empty()
-            && (0..user.proxy_addresses.len().max(1)).any(|i| {
-                let h = match user.proxy_addresses.get(i) {
-                    Some(a) => engine::hash::hash_address(a),
-                    None => user.primary_hash,
-                };
-                shared.contains(&h)
-            })
+        address_hashes(&self.st.users[u as usize]).any(|h| self.shared.contains(&h))
     }
 
     pub fn set_proxies(&mut self, users: &[UserIdx]) {
@@ -457,104 +437,6 @@ impl<'a> Model<'a> {
         (bits, n)
     }
 
-    // ---- predicted errors --------------------------------------------------------------------
-
-    /// Predicts a path in error (`Other` does not replace a path's own error, R11).
-    pub fn fail(&mut self, u: UserIdx, sku: SkuIdx, src: Source, why: Fail) {
-        if why == Fail::Other {
-            self.failed.entry((u, sku, src)).or_insert(why);
-        } else {
-            self.failed.insert((u, sku, src), why);
-        }
-    }
-
-    /// Forgets the predicted error of one path (it is gone).
-    pub fn unfail(&mut self, u: UserIdx, sku: SkuIdx, src: Source) {
-        self.failed.remove(&(u, sku, src));
-    }
-
-    /// Forgets the predicted errors of a user's paths from `src` (the paths are gone).
-    pub fn forget(&mut self, u: UserIdx, src: Option<Source>) {
-        let keys: Vec<(UserIdx, SkuIdx, Source)> = self
-            .failed
-            .range((u, 0, Source::Direct)..=(u, SkuIdx::MAX, Source::Group(GroupIdx::MAX)))
-            .map(|(k, _)| *k)
-            .filter(|(_, _, s)| src.is_none_or(|x| x == *s))
-            .collect();
-        for k in keys {
-            self.failed.remove(&k);
-        }
-    }
-
-    /// Evaluates the users' paths in error again, in id order (R21 when their own path set
-    /// changed, R22 for a reprocess; `only`: just the paths from that source): a
-    /// CountViolation heals if a unit is free now, a MutuallyExclusiveViolation if the other
-    /// plan is gone, and `Other` with the last error of its group (R11).
-    pub fn retry(&mut self, users: &[UserIdx], only: Option<Source>) {
-        let mut counts: BTreeMap<SkuIdx, u64> = BTreeMap::new();
-        for &u in users {
-            let entries: Vec<((UserIdx, SkuIdx, Source), Fail)> = self
-                .failed
-                .range((u, 0, Source::Direct)..=(u, SkuIdx::MAX, Source::Group(GroupIdx::MAX)))
-                .filter(|((_, _, s), _)| only.is_none_or(|x| x == *s))
-                .map(|(k, v)| (*k, *v))
-                .collect();
-            for ((_, sku, src), why) in &entries {
-                let lic = || {
-                    self.intents(u)
-                        .into_iter()
-                        .find(|((s, _), x)| s == sku && x == src)
-                        .map(|(l, _)| self.enabled(l))
-                        .unwrap_or_default()
-                };
-                let healed = match why {
-                    Fail::Other => false,
-                    Fail::Location => {
-                        let loc = match src {
-                            Source::Direct => self.location(u),
-                            Source::Group(_) => {
-                                self.location(u).or(self.sc.tenant.default_usage_location)
-                            }
-                        };
-                        self.cat.prohibited_in(&lic(), loc).is_none()
-                    }
-                    Fail::Proxy => !self.proxy_shared(u),
-                    Fail::Count => {
-                        let c = match counts.get(sku) {
-                            Some(c) => *c,
-                            None => self.holders(*sku).1,
-                        };
-                        let free = c < self.subs[*sku as usize].assignable();
-                        counts.insert(*sku, c + u64::from(free));
-                        free
-                    }
-                    Fail::Exclusive => {
-                        let mut others = PlanSet::EMPTY;
-                        for ((s, d), _) in self.applied(u) {
-                            if s != *sku {
-                                others.union_with(&self.enabled((s, d)));
-                            }
-                        }
-                        self.cat.exclusive_conflict(&lic(), &others).is_none()
-                    }
-                };
-                if healed {
-                    self.failed.remove(&(u, *sku, *src));
-                }
-            }
-            // R11: the group's other licences apply once none of its paths is in error.
-            for (_, _, src) in entries.iter().map(|(k, _)| *k) {
-                let blocked = self
-                    .failed
-                    .iter()
-                    .any(|((x, _, s), why)| *x == u && *s == src && *why != Fail::Other);
-                if !blocked {
-                    self.forget(u, Some(src));
-                }
-            }
-        }
-    }
-
     // ---- groups ------------------------------------------------------------------------------
 
     /// The live group with this id (the latest, if the plan re-created it).
@@ -579,4 +461,28 @@ impl<'a> Model<'a> {
         }
         grp.approximate = true;
     }
+}
+
+/// The hashes of a user's proxy addresses as the engine indexes them (R18): each address, or
+/// the primary `<id>@<domain>` when it has none.
+fn address_hashes(user: &engine::model::User) -> impl Iterator<Item = u64> + '_ {
+    (0..user.proxy_addresses.len().max(1)).map(|i| match user.proxy_addresses.get(i) {
+        Some(a) => engine::hash::hash_address(a),
+        None => user.primary_hash,
+    })
+}
+
+/// The address hashes more than one live user holds.
+fn shared_addresses(st: &State) -> BTreeSet<u64> {
+    let mut seen = BTreeSet::new();
+    let mut shared = BTreeSet::new();
+    for user in st.users.iter().filter(|u| u.alive) {
+        let mine: BTreeSet<u64> = address_hashes(user).collect();
+        for h in mine {
+            if !seen.insert(h) {
+                shared.insert(h);
+            }
+        }
+    }
+    shared
 }
