@@ -379,8 +379,9 @@ impl Walk<'_> {
                 ),
                 (Via::Group(g), Source::Group(h)) if h as usize == g => (
                     format!(
-                        "group {} gives both: their {name} path fails with MutuallyExclusiveViolation",
-                        self.m.groups[g].id
+                        "group {} gives both: their {name} path fails with MutuallyExclusiveViolation{}",
+                        self.m.groups[g].id,
+                        self.r11(g, siblings)
                     ),
                     format!(
                         "add {name} and remove {other} in one assign_group_license call (R19: checked against the end state, no error and no gap), or disable {xn} in {name}"
