@@ -22,6 +22,7 @@ pub mod figures;
 pub mod metrics;
 pub mod model;
 pub mod observer;
+pub mod preflight;
 pub mod report;
 pub mod runner;
 pub mod spec;

@@ -1,4 +1,4 @@
-//! `licsim run` and `licsim validate`.
+//! `licsim run`.
 
 use crate::{CmdResult, Failure, Format, exit};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -216,22 +216,4 @@ pub fn write_reports(dir: &Path, reports: &[SweepReport]) -> Result<(), Failure>
         files.push(("summary.txt".into(), human_summary(reports).into_bytes()));
     }
     crate::files::write_all(dir, &files)
-}
-
-pub fn validate(path: &Path) -> CmdResult {
-    let sc = load(path)?;
-    let warnings = scenarios::spec::warnings(&sc);
-    let users: u64 = sc.users.len() as u64 + sc.populations.iter().map(|p| p.count).sum::<u64>();
-    say!(
-        "{}: ok — {} users, {} groups, {} plan steps, {} runs by default",
-        path.display(),
-        users,
-        sc.groups.len(),
-        sc.plan.len(),
-        sc.seeds
-    );
-    for w in &warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok(exit::OK)
 }

@@ -30,6 +30,7 @@ mod cmd_catalog;
 mod cmd_log;
 mod cmd_run;
 mod cmd_shard;
+mod cmd_validate;
 mod files;
 
 /// Exit statuses (SPEC 7).
@@ -129,8 +130,14 @@ enum Command {
         #[arg(long)]
         group: Option<String>,
     },
-    /// Parse a scenario, resolve its names and warn about nested groups and doomed steps.
-    Validate { scenario: PathBuf },
+    /// Check a scenario without running it: parse, resolve names, and list the steps certain
+    /// (or nearly) to fail, with the users affected and the fix (exit 0 when the file is valid;
+    /// CI gates on `findings` in `--format json`).
+    Validate {
+        scenario: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
     /// List the catalogue's SKUs, or one SKU's plans, with the rule sets.
     Catalog {
         sku: Option<String>,
@@ -170,7 +177,7 @@ fn main() -> ExitCode {
             user,
             group,
         } => cmd_log::inspect(&file, format, user.as_deref(), group.as_deref()),
-        Command::Validate { scenario } => cmd_run::validate(&scenario),
+        Command::Validate { scenario, format } => cmd_validate::validate(&scenario, format),
         Command::Catalog { sku, rules, file } => {
             cmd_catalog::catalog(sku.as_deref(), &rules, file.as_deref())
         }

@@ -235,6 +235,7 @@ fn validate_and_catalog() {
     let (code, out, _) = licsim(&["validate", &scenario("direct-to-group-1000")]);
     assert_eq!(code, 0);
     assert!(out.contains("1000 users"), "{out}");
+    assert!(out.contains("no step is certain to fail"), "{out}");
     let (code, out, _) = licsim(&["catalog", "ENTERPRISEPACK"]);
     assert_eq!(code, 0);
     assert!(
@@ -244,6 +245,84 @@ fn validate_and_catalog() {
     let (code, _, err) = licsim(&["catalog", "ENTERPRISEPAK"]);
     assert_eq!(code, 2);
     assert!(err.contains("did you mean ENTERPRISEPACK"), "{err}");
+}
+
+#[test]
+fn validate_is_a_pre_flight() {
+    // The main job's shortage, with the step, the users and the fix; still exit 0.
+    let (code, out, _) = licsim(&["validate", &scenario("m365-e3-rollout-with-problems")]);
+    assert_eq!(code, 0, "findings are warnings: {out}");
+    assert!(
+        out.contains(
+            "\nstep 3 assign_group_license m365-e3-wave1-emea +SPE_E3: 500 users would hold SPE_E3"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("  users: 6 (lena.fischer, marco.rossi, olivier.martin, pieter.dejong, sanna.virtanen, ...)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  fix: buy 6 more SPE_E3 units before step 3"),
+        "{out}"
+    );
+    let (code, out, _) = licsim(&["validate", &scenario("license-shortage-then-reprocess")]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("fix: buy 10 more EMS units before step 1"),
+        "{out}"
+    );
+    // JSON for CI: every check of the fixture.
+    let fixture = "../scenarios/tests/data/preflight-every-check.toml";
+    let (code, out, _) = licsim(&["validate", fixture, "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["scenario"], "preflight-every-check");
+    assert_eq!(
+        (
+            v["users"].as_u64(),
+            v["groups"].as_u64(),
+            v["steps"].as_u64()
+        ),
+        (Some(102), Some(3), Some(11))
+    );
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 13, "{out}");
+    assert_eq!(findings[0]["step"], "setup");
+    let r15 = findings.iter().find(|f| f["rule"] == "R15").unwrap();
+    assert_eq!(r15["step"], 2);
+    assert_eq!(r15["action"], "assign_group_license audio +MCOMEETADV");
+    assert_eq!(r15["users"], 60);
+    assert_eq!(r15["examples"][0], "staff01");
+    assert_eq!(r15["certainty"], "certain");
+    assert!(r15["fix"].as_str().unwrap().contains("ENTERPRISEPACK"));
+    for key in [
+        "step",
+        "action",
+        "reason",
+        "rule",
+        "users",
+        "examples",
+        "fix",
+        "certainty",
+    ] {
+        assert!(findings.iter().all(|f| !f[key].is_null()), "{key}");
+    }
+    let r23 = findings.iter().find(|f| f["rule"] == "R23").unwrap();
+    assert_eq!(
+        (r23["step"].as_u64(), r23["error"].as_str()),
+        (Some(8), Some("GroupHasLicenses"))
+    );
+    // An empty scenario is bad input, naming the file.
+    let empty = write_scenario("empty.toml", "[tenant]\nsubscriptions = { EMS = 5 }\n");
+    let (code, out, err) = licsim(&["validate", &empty]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        err.contains("empty.toml:1:1: the scenario has no users"),
+        "{err}"
+    );
+    let (code, _, _) = licsim(&["run", &empty]);
+    assert_eq!(code, 2);
 }
 
 /// Writes a scenario file into the test's temporary folder.

@@ -116,38 +116,35 @@ pub fn run(sc: &Scenario, opts: RunOptions<'_>) -> RunResult {
 }
 
 /// The tenant as the scenario describes it, before the plan (run `run` of seed `seed`: faults
-/// are drawn per run): the engine after setup, with all of setup's processing done.
+/// are drawn per run): the engine after the baseline, processed and settled.
 pub fn baseline(sc: &Scenario, seed: u64, run: u64) -> Sim {
-    let sim = Sim::new(sc.catalog.clone(), sim_config(sc, seed, run));
     let mut none = NoObserver;
-    let mut r = Runner {
-        sc,
-        sim,
-        obs: &mut none,
-        buf: Vec::new(),
-        service_lost: false,
-        rng: dist::rng_for(seed, run, STREAM_SCENARIO),
-        stopped: false,
-        populations: Vec::new(),
-    };
+    setup_only(sc, seed, run, &mut none).sim
+}
+
+/// The tenant as the baseline of one run leaves it (subscriptions, users, groups with their
+/// members and licences processed, direct licences, the run's faults), at time 0 before step 1:
+/// what `licsim validate` reads, so that selectors mean exactly what they mean in a run.
+pub struct Setup {
+    pub sim: Sim,
+    /// The users each population created, by population index.
+    pub populations: Vec<Vec<UserIdx>>,
+}
+
+/// Runs only the baseline of run `run` of seed `seed`, feeding `observer` (the same events as
+/// the first part of [`run`]).
+pub fn setup_only(sc: &Scenario, seed: u64, run: u64, observer: &mut dyn Observer) -> Setup {
+    let mut r = Runner::new(sc, seed, run, observer);
     r.setup();
-    r.finish();
-    r.sim
+    Setup {
+        sim: r.sim,
+        populations: r.populations,
+    }
 }
 
 /// Runs the plan against a new engine, feeding `observer`; returns the engine at the end.
 fn drive(sc: &Scenario, seed: u64, run: u64, observer: &mut dyn Observer) -> Sim {
-    let sim = Sim::new(sc.catalog.clone(), sim_config(sc, seed, run));
-    let mut r = Runner {
-        sc,
-        sim,
-        obs: observer,
-        buf: Vec::new(),
-        service_lost: false,
-        rng: dist::rng_for(seed, run, STREAM_SCENARIO),
-        stopped: false,
-        populations: Vec::new(),
-    };
+    let mut r = Runner::new(sc, seed, run, observer);
     r.setup();
     r.plan();
     r.finish();
@@ -170,7 +167,20 @@ struct Runner<'a> {
 const NO_GROUP: GroupIdx = GroupIdx::MAX;
 const NO_USER: UserIdx = UserIdx::MAX;
 
-impl Runner<'_> {
+impl<'a> Runner<'a> {
+    fn new(sc: &'a Scenario, seed: u64, run: u64, obs: &'a mut dyn Observer) -> Runner<'a> {
+        Runner {
+            sc,
+            sim: Sim::new(sc.catalog.clone(), sim_config(sc, seed, run)),
+            obs,
+            buf: Vec::new(),
+            service_lost: false,
+            rng: dist::rng_for(seed, run, STREAM_SCENARIO),
+            stopped: false,
+            populations: Vec::new(),
+        }
+    }
+
     fn flush(&mut self, after_input: bool) {
         self.sim.drain_events_into(&mut self.buf);
         if self.buf.is_empty() {

@@ -123,9 +123,13 @@ mod tests {
     use engine::dist::Latency;
 
     fn parse(env: &str) -> Result<engine::sim::Environment, String> {
-        parse_scenario("s.toml", &format!("[environment]\n{env}"), None)
-            .map(|sc| sc.environment)
-            .map_err(|e| e.to_string())
+        parse_scenario(
+            "s.toml",
+            &format!("[environment]\n{env}[[users]]\nid = \"u\"\n"),
+            None,
+        )
+        .map(|sc| sc.environment)
+        .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -69,7 +69,7 @@ mod tests {
         );
         let sc = parse_scenario(
             "s.toml",
-            "[expect]\nmax_users_in_error = 2\nmax_duration = \"1d\"\n",
+            "[[users]]\nid = \"u\"\n[expect]\nmax_users_in_error = 2\nmax_duration = \"1d\"\n",
             None,
         )
         .unwrap();

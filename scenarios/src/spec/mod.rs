@@ -150,6 +150,16 @@ pub fn parse_scenario(
     sc.environment = environment::parse(&raw.environment, &r)?;
     sc.plan = plan::parse(&raw.plan, &mut names, &r)?;
     sc.expect = expect::parse(raw.expect.as_ref(), &r)?;
+    if sc.users.is_empty() && sc.populations.iter().all(|p| p.count == 0) {
+        // Checked last, so that a file with a mistake elsewhere is told about that first.
+        return Err(ctx.err(
+            0..0,
+            None,
+            "",
+            "the scenario has no users: add [[users]] or [[populations]] (a scenario with users and no [[plan]] rehearses its tenant as set up)".into(),
+            None,
+        ));
+    }
     Ok(sc)
 }
 
@@ -165,8 +175,25 @@ mod tests {
 
     #[test]
     fn scenario_table_and_file_errors() {
-        let sc = parse_scenario("dir/my-plan.toml", "", None).unwrap();
+        let one = "[[users]]\nid = \"u\"\n";
+        let sc = parse_scenario("dir/my-plan.toml", one, None).unwrap();
         assert_eq!((sc.name.as_str(), sc.seeds, sc.seed), ("my-plan", 200, 1));
+        assert!(
+            sc.plan.is_empty(),
+            "users and no plan: valid (the baseline)"
+        );
+        for empty in [
+            "",
+            "[tenant]\n",
+            "[[populations]]\nname = \"p\"\ncount = 0\n",
+        ] {
+            assert_eq!(
+                parse_scenario("dir/empty.toml", empty, None)
+                    .unwrap_err()
+                    .to_string(),
+                "dir/empty.toml:1:1: the scenario has no users: add [[users]] or [[populations]] (a scenario with users and no [[plan]] rehearses its tenant as set up)"
+            );
+        }
         assert_eq!(
             parse_scenario("s.toml", "[scenario]\nstart = \"Monday\"\n", None)
                 .unwrap_err()
@@ -174,7 +201,7 @@ mod tests {
             "s.toml:2:9: key `start`: \"Monday\" is not YYYY-MM-DDTHH:MM:SSZ"
         );
         assert_eq!(
-            parse_scenario("s.toml", "[scenario]\nseeds = 0\n", None)
+            parse_scenario("s.toml", &format!("[scenario]\nseeds = 0\n{one}"), None)
                 .unwrap()
                 .seeds,
             1

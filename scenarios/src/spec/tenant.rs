@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn a_tenant_without_a_table_has_the_defaults() {
-        let sc = parse_scenario("s.toml", "", None).unwrap();
+        let sc = parse_scenario("s.toml", "[[users]]\nid = \"u\"\n", None).unwrap();
         assert_eq!(sc.tenant.default_usage_location, Some(*b"US"));
         assert_eq!(sc.tenant.domain, "contoso.example");
         assert!(sc.tenant.subscriptions.is_empty());
