@@ -552,7 +552,7 @@ fn builtin_scenarios_get_the_findings_their_runs_confirm() {
     let expected: [(&str, Vec<Brief>); 11] = [
         (
             "audio-conferencing-dependency",
-            vec![("removal_blocked", Some(3), 10)],
+            vec![("removal_blocked", Some(2), 10)],
         ),
         (
             "conflicting-direct-e1",
@@ -562,10 +562,10 @@ fn builtin_scenarios_get_the_findings_their_runs_confirm() {
         ("direct-to-group-ems-finance", vec![]),
         (
             "e1-to-e3-add-first",
-            vec![("exclusive_conflict", Some(2), 100)],
+            vec![("exclusive_conflict", Some(1), 100)],
         ),
         ("e1-to-e3-one-call", vec![]),
-        ("e1-to-e3-remove-first", vec![("service_gap", Some(2), 100)]),
+        ("e1-to-e3-remove-first", vec![("service_gap", Some(1), 100)]),
         (
             "license-shortage-then-reprocess",
             vec![("not_enough_units", Some(1), 10)],
@@ -573,10 +573,10 @@ fn builtin_scenarios_get_the_findings_their_runs_confirm() {
         (
             "m365-e3-rollout-with-problems",
             vec![
-                ("not_enough_units", Some(3), 6),
-                ("removal_blocked", Some(5), 6),
-                ("prohibited_location", Some(13), 8),
-                ("shared_proxy_address", Some(16), 4),
+                ("not_enough_units", Some(1), 6),
+                ("removal_blocked", Some(3), 6),
+                ("prohibited_location", Some(11), 8),
+                ("shared_proxy_address", Some(14), 4),
             ],
         ),
         (

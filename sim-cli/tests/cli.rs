@@ -254,7 +254,7 @@ fn validate_is_a_pre_flight() {
     assert_eq!(code, 0, "findings are warnings: {out}");
     assert!(
         out.contains(
-            "\nstep 3 assign_group_license m365-e3-wave1-emea +SPE_E3: 500 users would hold SPE_E3"
+            "\nstep 1 assign_group_license m365-e3-wave1-emea +SPE_E3: 500 users would hold SPE_E3"
         ),
         "{out}"
     );
@@ -263,7 +263,7 @@ fn validate_is_a_pre_flight() {
         "{out}"
     );
     assert!(
-        out.contains("  fix: buy 6 more SPE_E3 units before step 3"),
+        out.contains("  fix: buy 6 more SPE_E3 units before step 1"),
         "{out}"
     );
     let (code, out, _) = licsim(&["validate", &scenario("license-shortage-then-reprocess")]);

@@ -129,6 +129,8 @@ pub fn preflight(sc: &Scenario) -> Preflight {
     let mut w = walk::Walk::new(sc, st, &setup.populations);
     w.setup_direct(&rejected.calls, declared);
     w.setup_groups();
+    // The baseline processes the groups' licences before step 1.
+    w.process_all();
     w.plan();
     Preflight {
         scenario: sc.name.clone(),
