@@ -271,6 +271,37 @@ fn spec10_a_step_changes_nothing_when_the_groups_intents_equal_the_users_paths()
 }
 
 #[test]
+fn r21_errors_of_several_groups_retried_in_one_step_go_in_group_id_order() {
+    // Pins "when errors from several groups are retried in one step (R21), groups go in id
+    // order": group "b" (created first) and group "a" hold conflicting SKUs (E3, E1) in error for
+    // want of units; units are bought, then a direct call retries both in one step. "a" goes
+    // first by id, so its E1 is applied and b's E3 fails with MutuallyExclusiveViolation (the
+    // order of creation would give the opposite).
+    let mut t = T::new();
+    t.units("ENTERPRISEPACK", 0);
+    t.units("STANDARDPACK", 0);
+    t.units("EMS", 5);
+    let u = t.user("u");
+    let b = t.group("b", &[u]);
+    let a = t.group("a", &[u]);
+    t.group_lic(b, &["ENTERPRISEPACK"], &[]).unwrap();
+    t.group_lic(a, &["STANDARDPACK"], &[]).unwrap();
+    t.settle();
+    let cv = Some(err(ErrorKind::CountViolation));
+    assert_eq!(t.path(u, "ENTERPRISEPACK", Source::Group(b)), cv);
+    assert_eq!(t.path(u, "STANDARDPACK", Source::Group(a)), cv);
+    t.units("ENTERPRISEPACK", 5);
+    t.units("STANDARDPACK", 5);
+    t.direct(u, &["EMS"], &[]).unwrap();
+    assert_eq!(t.path(u, "STANDARDPACK", Source::Group(a)), Some(ACTIVE));
+    assert_eq!(
+        t.path(u, "ENTERPRISEPACK", Source::Group(b)),
+        Some(err(ErrorKind::MutuallyExclusiveViolation))
+    );
+    t.check_invariants();
+}
+
+#[test]
 fn r16_a_blocked_removal_is_kept_and_the_rest_of_the_step_evaluated_again_with_it() {
     // Pins "a removal that would leave an enabled dependent plan without a prerequisite is
     // blocked (R16) and the rest is evaluated again with it kept": the group swaps E3 for
