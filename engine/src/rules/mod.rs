@@ -41,6 +41,9 @@ pub struct Tenant<'a> {
     pub default_location: Option<Loc>,
     /// A group's licences, `None` when the group is deleted (where a step's intents come from).
     pub group_licenses: &'a dyn Fn(GroupIdx) -> Option<&'a [License]>,
+    /// A group's id (the scenario's name for it): a step that involves several groups takes
+    /// them in byte-wise id order (SPEC 10), whatever the order they were created in.
+    pub group_id: &'a dyn Fn(GroupIdx) -> &'a str,
     /// The time of the step (written on the paths it changes).
     pub now: u64,
 }

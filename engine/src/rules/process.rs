@@ -66,7 +66,7 @@ struct Work {
     drops: SmallVec<[usize; 4]>,
     /// `ActiveWithError` paths their group wants again.
     reactivate: SmallVec<[usize; 4]>,
-    /// Paths to evaluate, by group in id order: all or nothing per group (R11).
+    /// Paths to evaluate, by group in (byte-wise) id order: all or nothing per group (R11).
     batches: SmallVec<[(GroupIdx, SmallVec<[Cand; 4]>); 2]>,
     /// Whether the groups in focus want anything changed.
     changed: bool,
@@ -136,6 +136,11 @@ fn plan(t: &Tenant, s: &Subject, focus: Focus, only_focus: bool, w: &mut Work) {
     }
     involved.sort_unstable();
     involved.dedup();
+    // SPEC 10: when several groups are involved (errors retried, R21), groups go in id order
+    // (byte-wise, as users do in R12), not in the order they were created.
+    if involved.len() > 1 {
+        involved.sort_by(|x, y| (t.group_id)(*x).cmp((t.group_id)(*y)).then(x.cmp(y)));
+    }
     let in_focus = |h: GroupIdx| match focus {
         Focus::Group(g) => h == g,
         Focus::All => true,

@@ -49,6 +49,7 @@ impl World {
             subscriptions: &self.subs,
             default_location: Some(*b"US"),
             group_licenses: &groups,
+            group_id: &|_| "",
             now: 1_000,
         };
         f(&t)

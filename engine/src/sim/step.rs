@@ -23,12 +23,14 @@ impl Sim {
         let st = &self.state;
         // A group's licences as the rules read them (`None`: the group is deleted).
         let licenses = |h: GroupIdx| st.live_group(h).map(|g| g.licenses.as_slice());
+        let ids = |h: GroupIdx| st.groups[h as usize].name.as_str();
         let t = Tenant {
             catalog: &self.catalog,
             disabled_sets: &st.disabled_sets,
             subscriptions: &st.subscriptions,
             default_location: self.config.tenant.default_usage_location,
             group_licenses: &licenses,
+            group_id: &ids,
             now: self.core.now,
         };
         rule(&t)
@@ -43,6 +45,7 @@ impl Sim {
         let st = &self.state;
         // A group's licences as the rules read them (`None`: the group is deleted).
         let licenses = |h: GroupIdx| st.live_group(h).map(|g| g.licenses.as_slice());
+        let ids = |h: GroupIdx| st.groups[h as usize].name.as_str();
         let directory = &self.directory;
         let proxy_conflict = || directory.proxy_conflict(st, u);
         let t = Tenant {
@@ -51,6 +54,7 @@ impl Sim {
             subscriptions: &st.subscriptions,
             default_location: self.config.tenant.default_usage_location,
             group_licenses: &licenses,
+            group_id: &ids,
             now: self.core.now,
         };
         let user = &st.users[u as usize];
