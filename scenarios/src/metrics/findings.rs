@@ -257,10 +257,18 @@ impl Ctx<'_> {
                     .cat
                     .prohibited_in(&plans, loc)
                     .map_or("a plan".to_string(), |x| self.cat.plan(x).name.clone());
-                format!(
-                    "{} does not allow {plan} of {name}: set the user's usageLocation to a country where it is offered, or disable {plan} in the licence{then}",
-                    self.location_text(u)
-                )
+                if plan == name {
+                    // A SKU of one plan (Calling Plan): disabling it leaves nothing to assign.
+                    format!(
+                        "{} does not allow {name}: set the user's usageLocation to a country where it is offered, or do not give {name} to this user{then}",
+                        self.location_text(u)
+                    )
+                } else {
+                    format!(
+                        "{} does not allow {plan} of {name}: set the user's usageLocation to a country where it is offered, or disable {plan} in the licence{then}",
+                        self.location_text(u)
+                    )
+                }
             }
             (_, ErrorKind::UniquenessViolation) => match self.shared_address(user) {
                 Some((a, other)) => format!(

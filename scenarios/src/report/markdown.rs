@@ -3,7 +3,7 @@
 //! what to do about it, licences to buy, service lost (closed and still open), timing, and the
 //! assumptions the figures rest on. Every figure by name stays in report.json and runs.csv.
 
-use super::words::{cell, group_findings, spread, users_list};
+use super::words::{cell, group_findings, problems_phrase, spread, users_list};
 use crate::figures::fmt_duration;
 use crate::sweep::SweepReport;
 use std::fmt::Write;
@@ -160,8 +160,8 @@ impl SweepReport {
         }
         let _ = writeln!(
             o,
-            "{} problem(s){}. Replay this run with `licsim record {} --seed {} --run {} -o run.simlog` and `licsim inspect run.simlog --user ID`.\n",
-            f.total,
+            "{}{}. Replay this run with `licsim record {} --seed {} --run {} -o run.simlog` and `licsim inspect run.simlog --user ID`.\n",
+            problems_phrase(&f.all, f.total),
             if f.all.len() > FINDINGS_SHOWN {
                 format!(", the first {FINDINGS_SHOWN} below (findings.csv lists all)")
             } else {

@@ -2,7 +2,7 @@
 //! who fails, licences, service lost, timing, why runs failed with a reproduce command each, and
 //! the first findings), or the main lines side by side when there are several scenarios.
 
-use super::words::{group_findings, spread, users_list};
+use super::words::{group_findings, problems_phrase, spread, users_list};
 use crate::figures::{FigureId, fmt_duration};
 use crate::sweep::SweepReport;
 use std::fmt::Write;
@@ -265,8 +265,11 @@ pub fn human_summary(reports: &[SweepReport]) -> String {
             let groups = group_findings(&f.all);
             let _ = writeln!(
                 o,
-                "  who fails in run {} and what to do ({} problem(s); each one in findings.csv with --out):",
-                f.run, f.total
+                "  who fails in run {} and what to do ({} in {} {}; each one in findings.csv with --out):",
+                f.run,
+                problems_phrase(&f.all, f.total),
+                groups.len(),
+                if groups.len() == 1 { "kind" } else { "kinds" },
             );
             for g in groups.iter().take(GROUPS_SHOWN) {
                 let x = g.first;

@@ -32,6 +32,21 @@ pub struct FindingGroup<'a> {
 }
 
 /// Groups findings by (SKU, via, error, step), largest group first (ties in first-user order).
+/// "12 users, 20 user-licence problems": users counted once however many SKUs they fail on.
+pub fn problems_phrase(all: &[crate::metrics::Finding], total: u64) -> String {
+    let users: std::collections::BTreeSet<&str> = all
+        .iter()
+        .map(|f| f.user.as_str())
+        .filter(|u| !u.is_empty())
+        .collect();
+    let n = users.len();
+    format!(
+        "{n} {}, {total} user-licence {}",
+        if n == 1 { "user" } else { "users" },
+        if total == 1 { "problem" } else { "problems" }
+    )
+}
+
 pub fn group_findings(all: &[crate::metrics::Finding]) -> Vec<FindingGroup<'_>> {
     let mut groups: Vec<FindingGroup<'_>> = Vec::new();
     let mut index: std::collections::BTreeMap<(&str, &str, &str, &str), usize> =

@@ -20,7 +20,9 @@ pub(super) struct RawGroup {
     pub(super) rule: Option<String>,
     pub(super) source: Option<String>,
     pub(super) security_enabled: Option<bool>,
-    #[serde(default)]
+    /// The group's licences before the plan starts (the settled baseline, decision 28); also
+    /// read as `assigned_licenses`, Graph's name for them.
+    #[serde(default, alias = "assigned_licenses")]
     pub(super) licenses: Vec<RawLicense>,
 }
 
@@ -151,6 +153,27 @@ mod tests {
         assert_eq!(
             err("[[groups]]\nid = \"g\"\nlicenses = [\"EMS\", \"E3\"]\n"),
             "s.toml:3:21: key `licenses`: unknown SKU \"E3\" (did you mean `EMS`?)"
+        );
+    }
+
+    #[test]
+    fn assigned_licenses_is_graphs_name_for_licenses() {
+        let a = parse_scenario(
+            "s.toml",
+            "[[users]]\nid = \"a\"\n[[groups]]\nid = \"g\"\nmembers = [\"a\"]\nassigned_licenses = [{ sku = \"ENTERPRISEPACK\", disabled_plans = [\"SWAY\"] }]\n",
+            None,
+        )
+        .unwrap();
+        let b = parse_scenario(
+            "s.toml",
+            "[[users]]\nid = \"a\"\n[[groups]]\nid = \"g\"\nmembers = [\"a\"]\nlicenses = [{ sku = \"ENTERPRISEPACK\", disabled_plans = [\"SWAY\"] }]\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(a.groups[0].licenses.len(), 1);
+        assert_eq!(
+            format!("{:?}", a.groups[0].licenses),
+            format!("{:?}", b.groups[0].licenses)
         );
     }
 
