@@ -104,6 +104,40 @@ fn fmt_time(ms: u64, long: bool) -> String {
     }
 }
 
+/// Time-axis ticks at a round step (5 min, 1 h, 6 h, 1 d, ...): at most six, from 0; an axis
+/// shorter than four minutes is cut in quarters.
+fn time_ticks(end: u64) -> Vec<u64> {
+    const MIN: u64 = 60_000;
+    const STEPS: [u64; 17] = [
+        MIN,
+        2 * MIN,
+        5 * MIN,
+        10 * MIN,
+        15 * MIN,
+        30 * MIN,
+        60 * MIN,
+        120 * MIN,
+        180 * MIN,
+        360 * MIN,
+        720 * MIN,
+        1440 * MIN,
+        2 * 1440 * MIN,
+        5 * 1440 * MIN,
+        7 * 1440 * MIN,
+        14 * 1440 * MIN,
+        30 * 1440 * MIN,
+    ];
+    if end < 4 * MIN {
+        return (0..=4).map(|k| end * k / 4).collect();
+    }
+    let step = STEPS
+        .iter()
+        .copied()
+        .find(|s| end / s <= 5)
+        .unwrap_or_else(|| end.div_ceil(5 * 30 * 1440 * MIN) * 30 * 1440 * MIN);
+    (0..).map(|k| k * step).take_while(|t| *t <= end).collect()
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -203,8 +237,9 @@ fn draw_panel(out: &mut String, panel: &Panel, grid: &[u64], end: u64, y0: i64, 
             );
             last_label = Some(v);
         }
-        let t = end * k as u64 / 4;
-        let x = LEFT + PLOT_W * k / 4;
+    }
+    for t in time_ticks(end) {
+        let x = LEFT + (PLOT_W as u64 * t / end) as i64;
         let _ = writeln!(
             out,
             r##"<text x="{x}" y="{}" text-anchor="middle" fill="#555">{}</text>"##,
@@ -338,6 +373,25 @@ mod tests {
         let text_x = LEFT + PLOT_W + 10 + 24;
         let needed = text_x + CHAR_W * (long.len() as i64 + " (limit)".len() as i64);
         assert!(width >= needed, "{width} < {needed}");
+    }
+
+    #[test]
+    fn time_ticks_are_round_and_few() {
+        let h = 3_600_000u64;
+        assert_eq!(
+            time_ticks(79 * h + 1_800_000),
+            vec![0, 24 * h, 48 * h, 72 * h]
+        );
+        assert_eq!(time_ticks(20 * 60_000).len(), 5); // every 5 minutes
+        assert_eq!(
+            time_ticks(2 * 60_000),
+            vec![0, 30_000, 60_000, 90_000, 120_000]
+        );
+        for end in [5 * 60_000, 3 * h, 40 * h, 30 * 24 * h, 400 * 24 * h] {
+            let t = time_ticks(end);
+            assert!(t.len() >= 2 && t.len() <= 6, "{end}: {t:?}");
+            assert!(*t.last().unwrap() <= end);
+        }
     }
 
     #[test]
